@@ -1,0 +1,6 @@
+// `tlsmesh controller`: not built yet (see the open issues).
+import { UsageError } from '../errors.js';
+
+export async function run(_args: string[]): Promise<number> {
+  throw new UsageError('controller: not implemented yet');
+}

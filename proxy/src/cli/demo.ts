@@ -1,0 +1,6 @@
+// `tlsmesh demo`: not built yet (see the open issues).
+import { UsageError } from '../errors.js';
+
+export async function run(_args: string[]): Promise<number> {
+  throw new UsageError('demo: not implemented yet');
+}

@@ -1,0 +1,82 @@
+// The proxy's config: one schema, documented field by field in
+// docs/configuration.md. Unknown fields are errors (strictObject everywhere).
+import { z } from 'zod';
+import { cidr, hostPort, hostPortOrOriginal, httpUrl, idPattern, pin, seconds, trustDomain } from './fields.js';
+import { parseHostPort } from './fields.js';
+
+const pins = z.array(pin);
+
+/** Re-encrypting to the app (TLS bridging) instead of plaintext on localhost. */
+const upstreamTls = z.strictObject({
+  ca: z.string().min(1, 'expected a file path'),
+  serverName: z.string().min(1).optional(),
+  /** SPIFFE IDs (or `/*` patterns) the app's certificate must carry; absent = any name check by serverName only. */
+  expect: z.array(idPattern).optional(),
+  pins: pins.optional(),
+  /** Client certificate presented to the app: the proxy's own identity when true. */
+  clientCert: z.boolean().default(false),
+});
+
+const inbound = z.strictObject({
+  name: z.string().min(1).optional(),
+  listen: hostPort,
+  forward: hostPortOrOriginal,
+  protocol: z.enum(['http', 'tcp']).default('tcp'),
+  tls: z.enum(['mutual', 'server', 'permissive']).default('mutual'),
+  allow: z.array(idPattern).optional(),
+  pins: pins.optional(),
+  upstreamTls: upstreamTls.optional(),
+  /** tcp only: close connections this long after the local identity rotated (0 = never). */
+  recycleGraceSeconds: seconds().optional(),
+});
+
+const outbound = z
+  .strictObject({
+    name: z.string().min(1).optional(),
+    listen: hostPort,
+    connect: hostPortOrOriginal,
+    protocol: z.enum(['http', 'tcp']).default('tcp'),
+    serverName: z.string().min(1).optional(),
+    expect: z.array(idPattern).optional(),
+    pins: pins.optional(),
+    meshNetworks: z.array(cidr).optional(),
+    recycleGraceSeconds: seconds().optional(),
+  })
+  .superRefine((o, ctx) => {
+    if (o.meshNetworks && o.connect !== 'original') {
+      ctx.addIssue({ code: 'custom', path: ['meshNetworks'], message: 'only meaningful with connect: original' });
+    }
+  });
+
+const identity = z.strictObject({
+  dir: z.string().min(1, 'expected a directory path'),
+  trustBundle: z.string().min(1).optional(),
+  /** Re-read the files this often even without file events (0 = never). */
+  pollSeconds: seconds().default(5),
+  /** Warn when less than this fraction of the lifetime is left and no renewal arrived. */
+  expiryWarningRatio: z.number().gt(0).lt(1).default(0.1),
+});
+
+const admin = z.strictObject({
+  listen: hostPort.default(parseHostPort('127.0.0.1:15020')!),
+  appMetrics: httpUrl.optional(),
+});
+
+export const proxyConfigSchema = z.strictObject({
+  trustDomain,
+  drainSeconds: seconds().default(5),
+  handshakeTimeoutSeconds: seconds(0.1).default(10),
+  clockSkewSeconds: seconds().default(5),
+  minTlsVersion: z.enum(['1.2', '1.3']).default('1.3'),
+  logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  identity,
+  admin: admin.default({ listen: parseHostPort('127.0.0.1:15020')! }),
+  inbound: z.array(inbound).default([]),
+  outbound: z.array(outbound).default([]),
+});
+
+export type ProxyConfigInput = z.input<typeof proxyConfigSchema>;
+export type ProxyConfig = z.output<typeof proxyConfigSchema>;
+export type InboundConfig = ProxyConfig['inbound'][number];
+export type OutboundConfig = ProxyConfig['outbound'][number];
+export type UpstreamTlsConfig = z.output<typeof upstreamTls>;
