@@ -57,9 +57,32 @@ const identity = z.strictObject({
   expiryWarningRatio: z.number().gt(0).lt(1).default(0.1),
 });
 
+/** The app's original kubelet probe, run by the sidecar for `/app-health/<container>/<probe>` (see docs/injector.md). */
+const probePort = z.number().int().min(1, 'expected a port 1-65535').max(65535, 'expected a port 1-65535');
+const appProbe = z
+  .strictObject({
+    httpGet: z
+      .strictObject({
+        port: probePort,
+        path: z.string().startsWith('/', 'expected a path starting with /').default('/'),
+        scheme: z.enum(['HTTP', 'HTTPS']).default('HTTP'),
+        httpHeaders: z.array(z.strictObject({ name: z.string().min(1), value: z.string() })).default([]),
+      })
+      .optional(),
+    tcpSocket: z.strictObject({ port: probePort }).optional(),
+    timeoutSeconds: seconds(0.001).default(1),
+  })
+  .superRefine((p, ctx) => {
+    if ((p.httpGet === undefined) === (p.tcpSocket === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'expected exactly one of httpGet, tcpSocket' });
+    }
+  });
+const appProbeKey = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/(livez|readyz|startupz)$/, 'expected <container>/livez|readyz|startupz');
+
 const admin = z.strictObject({
   listen: hostPort.default(parseHostPort('127.0.0.1:15020')!),
   appMetrics: httpUrl.optional(),
+  appProbes: z.record(appProbeKey, appProbe).optional(),
 });
 
 export const proxyConfigSchema = z.strictObject({
@@ -80,3 +103,4 @@ export type ProxyConfig = z.output<typeof proxyConfigSchema>;
 export type InboundConfig = ProxyConfig['inbound'][number];
 export type OutboundConfig = ProxyConfig['outbound'][number];
 export type UpstreamTlsConfig = z.output<typeof upstreamTls>;
+export type AppProbeConfig = z.output<typeof appProbe>;
