@@ -49,7 +49,7 @@ export const injectorConfigSchema = z.strictObject({
   /** Pods in these namespaces are never injected, whatever their annotations say. */
   ignoredNamespaces: z.array(z.string().min(1)).default(['kube-system', 'kube-public', 'kube-node-lease']),
   sidecar: z.strictObject({
-    image: z.string().min(1, 'expected an image reference'),
+    image: z.string().min(1, 'expected an image reference').default('tlsmesh:latest'),
     imagePullPolicy: z.enum(['Always', 'IfNotPresent', 'Never']).optional(),
     /** native: an init container with restartPolicy Always; container: the first regular container. */
     mode: z.enum(['native', 'container']).default('native'),
@@ -58,7 +58,7 @@ export const injectorConfigSchema = z.strictObject({
     drainSeconds: seconds().optional(),
     /** container mode: how long the app's start is held waiting for the proxy to be ready. */
     readyTimeoutSeconds: seconds(1).default(120),
-  }).prefault({ image: 'tlsmesh:latest' }),
+  }).prefault({}),
   init: z.strictObject({
     /** Default: sidecar.image (the same binary runs `tlsmesh init`). */
     image: z.string().min(1).optional(),

@@ -3,7 +3,7 @@
 // applied to the parsed document as a JSON Patch so comments, order and style
 // of everything else survive. When nothing changes, the input is printed back
 // byte for byte, which makes a second run on the output a no-op.
-import { Document, parseAllDocuments, type ToStringOptions } from 'yaml';
+import { Document, LineCounter, parseAllDocuments, type ToStringOptions } from 'yaml';
 import type { InjectorConfig } from './config.js';
 import { InjectError } from './errors.js';
 import { NAMESPACE_LABEL } from './names.js';
@@ -39,11 +39,12 @@ function injectJson(text: string, cfg: InjectorConfig): ManifestResult {
 }
 
 function injectYaml(text: string, cfg: InjectorConfig): ManifestResult {
-  const docs = parseAllDocuments(text, PARSE);
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { ...PARSE, lineCounter: lines });
   if (!Array.isArray(docs)) throw new InjectError(['invalid YAML: not a document stream']);
   const bad = docs.flatMap((d) => d.errors)[0];
   if (bad) {
-    const line = bad.linePos?.[0]?.line;
+    const line = lines.linePos(bad.pos[0]).line;
     throw new InjectError([`invalid YAML${line ? ` at line ${line}` : ''}: ${bad.message.split('\n')[0]}`]);
   }
   const reports: PodReport[] = [];

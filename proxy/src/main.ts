@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   verify: () => import('./cli/verify.js'),
   demo: () => import('./cli/demo.js'),
   controller: () => import('./cli/controller.js'),
+  'wait-ready': () => import('./cli/wait-ready.js'),
 };
 
 const USAGE = `usage: tlsmesh <command> [flags]
@@ -31,6 +32,7 @@ commands:
                              run the proxy's peer checks on a certificate
   demo [--duration S]        a local mesh with rotating certificates
   controller --config FILE   keep a cert-manager Certificate per ServiceAccount
+  wait-ready [--timeout 120s] wait until the local sidecar is ready (postStart hook)
 `;
 
 async function main(argv: string[]): Promise<number> {

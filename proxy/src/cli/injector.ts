@@ -1,6 +1,47 @@
-// `tlsmesh injector`: not built yet (see the open issues).
-import { UsageError } from '../errors.js';
+// `tlsmesh injector --config FILE`: the mutating admission webhook over HTTPS.
+// Loads the config and the serving certificate, starts the server, follows the
+// certificate's Secret directory, stops on SIGTERM/SIGINT, re-reads on SIGHUP.
+import { pino } from 'pino';
+import { loadInjectorConfig, requireServingTls } from '../../../injector/src/config.js';
+import { createMetrics } from '../../../injector/src/metrics.js';
+import { startInjectorServer } from '../../../injector/src/server.js';
+import { readServingDir, TlsReloader } from '../../../injector/src/serving-tls.js';
+import { parseFlags, required } from './args.js';
 
-export async function run(_args: string[]): Promise<number> {
-  throw new UsageError('injector: not implemented yet');
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseFlags('injector', args, { config: { type: 'string' } });
+  const config = loadInjectorConfig(required('injector', 'config', values.config ?? process.env.TLSMESH_INJECTOR_CONFIG));
+  const tls = requireServingTls(config);
+  const logger = pino({ name: 'tlsmesh-injector', level: config.logLevel, base: undefined });
+  const metrics = createMetrics();
+  const credentials = await readServingDir(tls.dir);
+  const server = await startInjectorServer({ config, credentials, metrics, logger });
+  const reloader = new TlsReloader({
+    dir: tls.dir,
+    pollSeconds: tls.pollSeconds,
+    current: credentials,
+    onReload: (creds) => {
+      server.setCredentials(creds);
+      metrics.tlsReloads.inc({ result: 'ok' });
+      logger.info({ fingerprint: creds.fingerprint, notAfter: creds.notAfter.toISOString() }, 'serving certificate reloaded');
+    },
+    onError: (err) => {
+      metrics.tlsReloads.inc({ result: 'error' });
+      logger.warn({ err: (err as Error).message }, 'serving certificate refused; the previous one stays in use');
+    },
+  });
+  reloader.start();
+  const { address, port } = server.address();
+  logger.info({ address, port, fingerprint: credentials.fingerprint }, 'injector listening');
+
+  return new Promise<number>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'stopping');
+      reloader.stop();
+      void server.close().then(() => resolve(0));
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => void reloader.check());
+  });
 }
