@@ -121,7 +121,7 @@ export class FakeApiServer {
     const r = RESOURCES[resource]!;
     const k = key(r.namespaced ? obj.metadata.namespace : undefined, obj.metadata.name);
     const old = this.store.get(resource)!.get(k);
-    return old ? this.write(resource, k, old, { ...clone(obj), metadata: { ...clone(obj).metadata, uid: old.metadata.uid } }) : this.insert(resource, k, clone(obj));
+    return old ? this.write(resource, k, old, clone(obj), false) : this.insert(resource, k, clone(obj));
   }
 
   remove(resource: ResourceName, namespace: string | undefined, name: string): boolean {
@@ -177,11 +177,12 @@ export class FakeApiServer {
     return clone(obj);
   }
 
-  private write(resource: string, k: string, old: Obj, obj: Obj): Obj {
+  /** `viaMainResource`: a PUT on the object, which cannot change status when there is a status subresource. */
+  private write(resource: string, k: string, old: Obj, obj: Obj, viaMainResource = true): Obj {
     const r = RESOURCES[resource]!;
     this.rv += 1;
     const next: Obj = { ...obj, apiVersion: apiVersionOf(r), kind: r.kind };
-    if (r.statusSubresource) {
+    if (r.statusSubresource && viaMainResource) {
       if (old.status === undefined) delete next.status;
       else next.status = old.status;
     }
