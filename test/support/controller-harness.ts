@@ -3,7 +3,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { CertificateController, type Log } from '../../injector/src/controller/controller.js';
-import type { Clock } from '../../injector/src/controller/clock.js';
+import type { Clock, ManualClock } from '../../injector/src/controller/clock.js';
 import { systemClock } from '../../injector/src/controller/clock.js';
 import { kubeClients } from '../../injector/src/controller/kube-client.js';
 import { ControllerMetrics } from '../../injector/src/controller/metrics.js';
@@ -96,4 +96,36 @@ export async function eventually<T>(check: () => T | undefined | false | Promise
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setImmediate(r));
   }
+}
+
+/**
+ * Drive a ManualClock until `check` holds: let I/O run, and when nothing is
+ * left to wait for but timers, jump to the next one. Fails after `ms` of real time.
+ */
+export async function advanceUntil<T>(clock: ManualClock, check: () => T | undefined | false, what: string, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    for (let i = 0; i < 20; i++) {
+      const v = check();
+      if (v !== undefined && v !== false) return v;
+      await new Promise((r) => setImmediate(r));
+    }
+    const next = clock.pending()[0];
+    if (next !== undefined) clock.advance(next);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+  }
+}
+
+/** The value of one counter or gauge sample in the registry, 0 when absent. */
+export async function metricValue(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const m = registry.getSingleMetric(name);
+  if (!m) return 0;
+  const { values } = await m.get();
+  const hit = values.find((v) => Object.entries(labels).every(([k, x]) => String((v.labels as Record<string, unknown>)[k]) === x));
+  return hit?.value ?? 0;
+}
+
+/** Write requests (create, update, delete) the fake has answered so far. */
+export function writes(fake: FakeApiServer): string[] {
+  return fake.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path} ${r.status}`);
 }

@@ -157,6 +157,10 @@ export class FakeApiServer {
     return this.watchers.size;
   }
 
+  watchesOf(resource: ResourceName): number {
+    return [...this.watchers].filter((w) => w.resource === resource).length;
+  }
+
   async close(): Promise<void> {
     this.closeWatches();
     this.server.closeAllConnections();

@@ -179,6 +179,7 @@ export class Reflector<T extends KubeObject> {
     const cancelGuard = this.o.clock.setTimer((timeoutSeconds + 30) * 1000, () => handle.abort());
     const onStop = () => handle.abort();
     this.stopper.signal.addEventListener('abort', onStop, { once: true });
+    if (this.stopped) handle.abort();
     const doneErr = await handle.done;
     cancelGuard();
     this.stopper.signal.removeEventListener('abort', onStop);
