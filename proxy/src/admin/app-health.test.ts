@@ -1,0 +1,112 @@
+// The sidecar side of probe rewriting, against real local servers: the app's
+// probe answers decide the sidecar's, headers and scheme are honoured, a slow
+// or absent app fails the probe, and an unknown probe is a 404.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppProbeConfig } from '../config/schema.js';
+import { issueLeaf, makeCa } from '../../../injector/src/testing/pki.js';
+import { createAppHealthHandler } from './app-health.js';
+
+const servers: (Server | TcpServer)[] = [];
+const listen = <S extends Server | TcpServer>(s: S): Promise<number> =>
+  new Promise((resolve) => {
+    servers.push(s);
+    s.listen(0, '127.0.0.1', () => resolve((s.address() as AddressInfo).port));
+  });
+
+let seen: IncomingHttpHeaders[] = [];
+let appPort: number;
+let httpsPort: number;
+let silentPort: number;
+let tcpPort: number;
+let closedPort: number;
+let adminPort: number;
+let tmp: string;
+
+const http = (get: Partial<NonNullable<AppProbeConfig['httpGet']>> & { port: number }, timeoutSeconds = 1): AppProbeConfig => ({
+  httpGet: { path: '/', scheme: 'HTTP', httpHeaders: [], ...get },
+  timeoutSeconds,
+});
+
+beforeAll(async () => {
+  tmp = mkdtempSync(join(tmpdir(), 'tlsmesh-app-health-'));
+  const app = createServer((req, res) => {
+    seen.push(req.headers);
+    const code = Number(req.url!.slice(1)) || 200;
+    res.writeHead(code, code === 302 ? { location: '/elsewhere' } : {}).end('body');
+  });
+  appPort = await listen(app);
+  const ca = makeCa(join(tmp, 'ca'));
+  const leaf = issueLeaf(ca, { sans: ['DNS:app.internal'], usage: 'server' });
+  httpsPort = await listen(createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem }, (_req, res) => res.writeHead(204).end()));
+  silentPort = await listen(createServer(() => undefined));
+  tcpPort = await listen(createTcpServer((s) => s.end()));
+  const closed = createTcpServer();
+  closedPort = await listen(closed);
+  await new Promise<void>((r) => closed.close(() => r()));
+  servers.splice(servers.indexOf(closed), 1);
+
+  const handler = createAppHealthHandler({
+    'app/livez': http({ port: appPort, path: '/200' }),
+    'app/readyz': http({ port: appPort, path: '/503' }),
+    'app/startupz': http({ port: appPort, path: '/302' }),
+    'hdr/livez': http({ port: appPort, path: '/200', httpHeaders: [{ name: 'Host', value: 'app.example.com' }, { name: 'X-Probe', value: 'yes' }] }),
+    'tls/livez': http({ port: httpsPort, scheme: 'HTTPS' }),
+    'slow/livez': http({ port: silentPort }, 0.2),
+    'gone/livez': http({ port: closedPort }),
+    'tcp/livez': { tcpSocket: { port: tcpPort }, timeoutSeconds: 1 },
+    'tcp/readyz': { tcpSocket: { port: closedPort }, timeoutSeconds: 1 },
+  });
+  adminPort = await listen(createServer((req, res) => handler(req, res, req.url!.split('?')[0]!)));
+});
+
+afterAll(async () => {
+  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function get(path: string, method = 'GET', headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: adminPort, path, method, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('app-health', () => {
+  it.each([
+    ['/app-health/app/livez', 200, () => 'app answered 200\n'],
+    ['/app-health/app/readyz', 503, () => 'app answered 503\n'],
+    ['/app-health/app/startupz', 200, () => 'app answered 302\n'],
+    ['/app-health/tls/livez', 200, () => 'app answered 204\n'],
+    ['/app-health/slow/livez', 503, () => 'no answer from the app within 200 ms\n'],
+    ['/app-health/gone/livez', 503, () => 'app unreachable: ECONNREFUSED\n'],
+    ['/app-health/tcp/livez', 200, () => `port ${tcpPort} open\n`],
+    ['/app-health/tcp/readyz', 503, () => `port ${closedPort}: ECONNREFUSED\n`],
+    ['/app-health/nope/livez', 404, () => 'no app probe "nope/livez"\n'],
+    ['/app-health/', 404, () => 'no app probe ""\n'],
+  ])('%s -> %i', async (path, status, body) => {
+    expect(await get(path)).toEqual({ status, body: body() });
+  });
+
+  it("sends the probe's headers (Host included) and kubelet's user agent", async () => {
+    seen = [];
+    await get('/app-health/hdr/livez', 'GET', { 'user-agent': 'kube-probe/1.31' });
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatchObject({ host: 'app.example.com', 'x-probe': 'yes', 'user-agent': 'kube-probe/1.31' });
+  });
+
+  it('answers HEAD without a body and refuses POST', async () => {
+    expect(await get('/app-health/app/livez', 'HEAD')).toEqual({ status: 200, body: '' });
+    expect((await get('/app-health/app/livez', 'POST')).status).toBe(405);
+  });
+});
