@@ -57,10 +57,6 @@ export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-export function clone<T>(v: T): T {
-  return structuredClone(v);
-}
-
 export function serviceAccountOf(pod: PodLike): string {
   return pod.spec?.serviceAccountName || pod.spec?.serviceAccount || 'default';
 }

@@ -31,10 +31,11 @@ export function createPatch(original: unknown, injected: unknown): Operation[] {
 }
 
 function diff(a: Json, b: Json, path: string, ops: Operation[]): void {
-  if (deepEqual(a, b)) return;
+  // Injection shares unchanged subtrees with its input: identity is the fast path.
+  if (a === b) return;
   if (Array.isArray(a) && Array.isArray(b)) return diffArray(a, b, path, ops);
   if (isPlain(a) && isPlain(b)) return diffObject(a, b, path, ops);
-  ops.push({ op: 'replace', path, value: b });
+  if (!deepEqual(a, b)) ops.push({ op: 'replace', path, value: b });
 }
 
 function diffObject(a: { [k: string]: Json }, b: { [k: string]: Json }, path: string, ops: Operation[]): void {
@@ -52,6 +53,7 @@ function diffObject(a: { [k: string]: Json }, b: { [k: string]: Json }, path: st
  * removed, extra new ones added. `k` is the index in the array as patched so far.
  */
 function diffArray(a: Json[], b: Json[], path: string, ops: Operation[]): void {
+  if (a.length === b.length && a.every((x, i) => x === b[i])) return;
   const matches = lcs(a, b);
   let i = 0;
   let j = 0;

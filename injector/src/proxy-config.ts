@@ -2,9 +2,9 @@
 // outbound listeners, the admin port (reachable by kubelet and Prometheus), the
 // identity directory, the app's probes and metrics. Typed against the proxy's
 // schema input, and a test parses every generated config with that schema.
-import { stringify } from 'yaml';
 import type { ProxyConfigInput } from '../../proxy/src/config/schema.js';
 import { ADMIN_PORT, INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT } from '../../proxy/src/defaults.js';
+import { toYaml } from './config-yaml.js';
 import type { AppProbeSpec } from './probes.js';
 
 export interface ProxyConfigParams {
@@ -30,7 +30,7 @@ export function proxyConfigFor(p: ProxyConfigParams): ProxyConfigInput {
       // All interfaces: kubelet probes and Prometheus reach it at the pod IP; `tlsmesh init` never captures it.
       listen: `0.0.0.0:${ADMIN_PORT}`,
       ...(p.appMetrics ? { appMetrics: p.appMetrics } : {}),
-      ...(hasProbes ? { appProbes: structuredClone(p.appProbes) as Record<string, AppProbeSpec> } : {}),
+      ...(hasProbes ? { appProbes: { ...p.appProbes } as Record<string, AppProbeSpec> } : {}),
     },
     inbound: [
       {
@@ -56,5 +56,5 @@ export function proxyConfigFor(p: ProxyConfigParams): ProxyConfigInput {
 }
 
 export function proxyConfigYaml(p: ProxyConfigParams): string {
-  return stringify(proxyConfigFor(p), { lineWidth: 0 });
+  return toYaml(proxyConfigFor(p) as Parameters<typeof toYaml>[0]);
 }

@@ -8,7 +8,7 @@ import { secretNameFor, type InjectorConfig } from './config.js';
 import { initContainer, proxyContainer, TRUST_BUNDLE_PATH, volumes, type Settings } from './containers.js';
 import { InjectError } from './errors.js';
 import type { Container, PodLike, PodSpec } from './k8s.js';
-import { clone, isObject, serviceAccountOf } from './k8s.js';
+import { isObject, serviceAccountOf } from './k8s.js';
 import { ANNOTATION, BUNDLE_VOLUME, CONFIG_VOLUME, IDENTITY_VOLUME, INIT_CONTAINER, PROXY_CONTAINER } from './names.js';
 import { rewriteProbes, type AppProbeSpec } from './probes.js';
 import { rewritePrometheus } from './prometheus.js';
@@ -34,7 +34,8 @@ export interface InjectionStatus {
 }
 
 export function injectPod(input: PodLike, ctx: InjectContext): Injected {
-  const pod = clone(input);
+  // Copies along the changed paths only: the result shares what did not change with the input.
+  const pod: PodLike = { ...input };
   const spec = checkShape(pod);
   const annotations = { ...(pod.metadata?.annotations ?? {}) };
   const read = readPodOptions(annotations);
@@ -152,7 +153,7 @@ function settingsFor(pod: PodLike, o: PodOptions, ctx: InjectContext): { value: 
     initImage: o.image ?? cfg.init.image ?? image,
     ...(cfg.sidecar.imagePullPolicy ? { imagePullPolicy: cfg.sidecar.imagePullPolicy } : {}),
     resources: resourcesWith(cfg.sidecar.resources as IResourceRequirements, o),
-    initResources: clone(cfg.init.resources) as IResourceRequirements,
+    initResources: cfg.init.resources as IResourceRequirements,
     readyTimeoutSeconds: cfg.sidecar.readyTimeoutSeconds,
     identityMountPath: cfg.identity.mountPath,
     identity:
@@ -171,7 +172,7 @@ function settingsFor(pod: PodLike, o: PodOptions, ctx: InjectContext): { value: 
 }
 
 function resourcesWith(base: IResourceRequirements, o: PodOptions): IResourceRequirements {
-  const r = clone(base) as { requests?: Record<string, string>; limits?: Record<string, string> };
+  const r = { ...base } as { requests?: Record<string, string>; limits?: Record<string, string> };
   const set = (kind: 'requests' | 'limits', key: 'cpu' | 'memory', v: string | undefined) => {
     if (v !== undefined) r[kind] = { ...(r[kind] ?? {}), [key]: v };
   };

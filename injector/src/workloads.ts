@@ -3,7 +3,7 @@
 // the policy and the injection function on each pod it finds.
 import type { InjectorConfig } from './config.js';
 import { InjectError } from './errors.js';
-import { clone, describeObject, isObject, type ObjectMeta, type PodLike } from './k8s.js';
+import { describeObject, isObject, type ObjectMeta, type PodLike } from './k8s.js';
 import { shouldInject, type Decision, type NamespaceInfo } from './policy.js';
 import { injectPod } from './sidecar.js';
 
@@ -71,12 +71,11 @@ function templatePath(kind: string): string[] | undefined {
   return undefined;
 }
 
+/** A copy of `obj` with `value` at `path`, copying only the objects along the path. */
 function setIn(obj: Record<string, unknown>, path: string[], value: unknown): Record<string, unknown> {
-  const out = clone(obj);
-  let cur = out;
-  for (const k of path.slice(0, -1)) cur = cur[k] as Record<string, unknown>;
-  cur[path[path.length - 1]!] = value;
-  return out;
+  if (path.length === 0) return value as Record<string, unknown>;
+  const [head, ...rest] = path as [string, ...string[]];
+  return { ...obj, [head]: setIn(obj[head] as Record<string, unknown>, rest, value) };
 }
 
 function withObject(err: unknown, name: string): unknown {
