@@ -6,7 +6,7 @@ import { InjectError } from './errors.js';
 import type { Container, PodLike } from './k8s.js';
 import { injectPod } from './sidecar.js';
 import { container, pod } from './testing/builders.js';
-import { validateObject } from './testing/validate.js';
+import { validateObject } from '../../test/support/k8s-validate.js';
 
 const cfg = defaultInjectorConfig();
 const ctx = { config: cfg, namespace: 'shop' };
@@ -14,7 +14,7 @@ const byName = (cs: Container[] | undefined, name: string) => cs?.find((c) => c.
 const proxyConfigOf = (p: PodLike) => parseConfig(parseYaml(p.metadata!.annotations!['tlsmesh.io/proxy-config']!), proxyConfigSchema);
 
 describe('injectPod', () => {
-  it('adds the init step and a native sidecar in front of the user init containers, and leaves the input alone', () => {
+  it('adds the init step and a native sidecar in front of the user init containers, and leaves the input alone', async () => {
     const input = pod({ serviceAccountName: 'web', initContainers: [container('setup')] });
     const before = structuredClone(input);
     const { pod: out } = injectPod(input, ctx);
@@ -32,7 +32,7 @@ describe('injectPod', () => {
       containers: [],
       volumes: ['tlsmesh-identity', 'tlsmesh-config'],
     });
-    expect(validateObject(out)).toEqual([]);
+    expect(await validateObject(out)).toEqual([]);
   });
 
   it('gives the proxy the security context of a sidecar, and the init step NET_ADMIN and NET_RAW only', () => {
@@ -68,7 +68,7 @@ describe('injectPod', () => {
     expect(pc.outbound).toMatchObject([{ listen: { host: '127.0.0.1', port: 15001 }, connect: 'original' }]);
   });
 
-  it('container mode: the proxy is the first container and holds the app until ready', () => {
+  it('container mode: the proxy is the first container and holds the app until ready', async () => {
     const { pod: out } = injectPod(pod({ annotations: { 'tlsmesh.io/sidecar-mode': 'container' } }), ctx);
     expect(out.spec!.containers.map((c) => c.name)).toEqual(['tlsmesh-proxy', 'app']);
     expect(out.spec!.initContainers!.map((c) => c.name)).toEqual(['tlsmesh-init']);
@@ -76,7 +76,7 @@ describe('injectPod', () => {
     expect(proxy.restartPolicy).toBeUndefined();
     expect(proxy.lifecycle).toEqual({ postStart: { exec: { command: ['tlsmesh', 'wait-ready', '--timeout', '120s'] } } });
     expect(out.metadata!.annotations!['kubectl.kubernetes.io/default-container']).toBe('app');
-    expect(validateObject(out)).toEqual([]);
+    expect(await validateObject(out)).toEqual([]);
   });
 
   it('csi identity and a trust-manager bundle by config', () => {
