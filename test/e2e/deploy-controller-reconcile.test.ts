@@ -86,7 +86,7 @@ describe('certificate controller: reconcile', () => {
       'DELETE /apis/cert-manager.io/v1/namespaces/shop/certificates/tlsmesh-svid-db 200',
     ]);
     const log = h.log.entries.filter((e) => e.msg === 'certificate deleted').map((e) => e.obj.reason);
-    expect(log).toEqual(['service account web is gone', 'namespace shop is not enabled']);
+    expect(log).toEqual(['service account web is gone', 'namespace shop is not enabled and service account db is not opted in']);
   });
 
   it('updates its Certificates in place when the config changes, keeping status and what others added', async () => {

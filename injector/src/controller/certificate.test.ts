@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateObject } from '../../../test/support/k8s-validate.js';
-import { desiredCertificate, goDuration, objectNameProblem, secretNameFor, type CertificatePolicy } from './certificate.js';
+import { desiredCertificate, goDuration, objectNameProblem, type CertificatePolicy } from './certificate.js';
 
 const POLICY: CertificatePolicy = {
   trustDomain: 'cluster.local',
@@ -48,14 +48,6 @@ describe('desiredCertificate', () => {
     const bad = { ...d.certificate, spec: { ...d.certificate.spec, privateKey: { ...d.certificate.spec.privateKey, rotationPolcy: 'Always' } } };
     expect(await validateObject(bad)).toEqual(['spec.privateKey.rotationPolcy: unknown field']);
     expect(await validateObject({ ...d.certificate, spec: { ...d.certificate.spec, usages: ['server auth', 'severe auth'] } })).not.toEqual([]);
-  });
-
-  it.each([
-    ['tlsmesh-svid-{serviceAccount}', 'tlsmesh-svid-web'],
-    ['{namespace}-{serviceAccount}-svid', 'shop-web-svid'],
-    ['{serviceAccount}.{serviceAccount}', 'web.web'],
-  ])('secretNameFor(%s) = %s', (template, name) => {
-    expect(secretNameFor(template, 'web', 'shop')).toBe(name);
   });
 
   it.each([

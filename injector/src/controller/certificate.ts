@@ -2,6 +2,7 @@
 // and the ServiceAccount. cert-manager issues it into the Secret the injector
 // mounts into every pod running as that ServiceAccount.
 import { SpiffeId } from '../../../proxy/src/identity/spiffe-id.js';
+import { secretNameFor } from '../config.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, SERVICE_ACCOUNT_ANNOTATION } from './names.js';
 import type { Certificate, OwnerReference, ServiceAccount } from './types.js';
 
@@ -31,11 +32,6 @@ export const USAGES = ['digital signature', 'key encipherment', 'server auth', '
 
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-/** The Secret holding a workload's SVID: the template with its placeholders filled in. */
-export function secretNameFor(template: string, serviceAccount: string, namespace: string): string {
-  return template.replace(/\{serviceAccount\}/g, serviceAccount).replace(/\{namespace\}/g, namespace);
-}
-
 /** Why `name` cannot name a Secret or a Certificate, or undefined. */
 export function objectNameProblem(name: string): string | undefined {
   if (name.length > 253) return `name ${name.slice(0, 40)}... is longer than 253 characters`;
@@ -51,6 +47,7 @@ export type Desire = { certificate: Certificate } | { problem: string };
 
 export function desiredCertificate(policy: CertificatePolicy, sa: ServiceAccount): Desire {
   const namespace = sa.metadata.namespace ?? '';
+  // The injector's own function: the Secret it mounts is the one created here.
   const name = secretNameFor(policy.secretNameTemplate, sa.metadata.name, namespace);
   const problem = objectNameProblem(name);
   if (problem) return { problem: `secret ${problem}` };

@@ -47,12 +47,32 @@ describe('plan', () => {
     [
       'the namespace label went away',
       { namespaces: [ns('a', null)], serviceAccounts: [sa('a', 'web')], certificates: [certFor(sa('a', 'web'))] },
-      ['delete a/tlsmesh-svid-web: namespace a is not enabled'],
+      ['delete a/tlsmesh-svid-web: namespace a is not enabled and service account web is not opted in'],
     ],
     [
       'the namespace went away',
       { namespaces: [], serviceAccounts: [], certificates: [certFor(sa('a', 'web'))] },
-      ['delete a/tlsmesh-svid-web: namespace a is not enabled'],
+      ['delete a/tlsmesh-svid-web: service account web is gone'],
+    ],
+    [
+      'outside enabled namespaces, a ServiceAccount annotated tlsmesh.io/inject: "true" gets one',
+      { namespaces: [ns('a', null)], serviceAccounts: [sa('a', 'web', { annotations: { 'tlsmesh.io/inject': 'true' } }), sa('a', 'db')], certificates: [] },
+      ['create a/tlsmesh-svid-web: service account web has no certificate'],
+    ],
+    [
+      'a disabled namespace wins over the ServiceAccount annotation, as in the injector',
+      { namespaces: [ns('a', 'disabled')], serviceAccounts: [sa('a', 'web', { annotations: { 'tlsmesh.io/inject': 'true' } })], certificates: [] },
+      [],
+    ],
+    [
+      'an ignored namespace wins over the ServiceAccount annotation',
+      { namespaces: [ns('kube-system', null)], serviceAccounts: [sa('kube-system', 'web', { annotations: { 'tlsmesh.io/inject': 'true' } })], certificates: [] },
+      [],
+    ],
+    [
+      'the ServiceAccount annotation went away',
+      { namespaces: [ns('a', null)], serviceAccounts: [sa('a', 'web', { annotations: { 'tlsmesh.io/inject': 'false' } })], certificates: [certFor(sa('a', 'web'))] },
+      ['delete a/tlsmesh-svid-web: namespace a is not enabled and service account web is not opted in'],
     ],
     [
       'a terminating namespace is left to the namespace controller',

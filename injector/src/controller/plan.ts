@@ -2,7 +2,7 @@
 // it what the policy wants. Pure and total: no I/O, no clock; every action and
 // every skipped ServiceAccount carries a reason for the log.
 import { desiredCertificate, type CertificatePolicy } from './certificate.js';
-import { INJECT_ENABLED, INJECT_LABEL, SERVICE_ACCOUNT_ANNOTATION } from './names.js';
+import { INJECT_ANNOTATION, INJECT_DISABLED, INJECT_ENABLED, INJECT_LABEL, SERVICE_ACCOUNT_ANNOTATION } from './names.js';
 import { keyOf, type Certificate, type KubeObject, type Namespace, type ServiceAccount } from './types.js';
 
 export interface ControllerPolicy extends CertificatePolicy {
@@ -34,22 +34,32 @@ export interface Plan {
 
 const terminating = (o: KubeObject) => o.metadata.deletionTimestamp !== undefined && o.metadata.deletionTimestamp !== null;
 
-export function namespaceEnabled(policy: ControllerPolicy, ns: Namespace): boolean {
-  return ns.metadata.labels?.[INJECT_LABEL] === INJECT_ENABLED && !policy.ignoredNamespaces.includes(ns.metadata.name) && !terminating(ns);
+/**
+ * Which ServiceAccounts get a Certificate: every one of a namespace labelled
+ * `tlsmesh.io/inject=enabled`; in a namespace with no such label, those
+ * annotated `tlsmesh.io/inject: "true"` (whose pods are opted in one by one);
+ * never in an ignored, disabled or terminating namespace. The same order as the
+ * injector's own checks.
+ */
+export function wantsCertificate(policy: ControllerPolicy, ns: Namespace | undefined, sa: ServiceAccount): boolean {
+  if (!ns || terminating(ns) || terminating(sa) || policy.ignoredNamespaces.includes(ns.metadata.name)) return false;
+  const label = ns.metadata.labels?.[INJECT_LABEL];
+  if (label === INJECT_ENABLED) return true;
+  if (label === INJECT_DISABLED) return false;
+  return sa.metadata.annotations?.[INJECT_ANNOTATION] === 'true';
 }
 
 export function plan(policy: ControllerPolicy, observed: Observed): Plan {
   const namespaces = new Map([...observed.namespaces].map((n) => [n.metadata.name, n]));
-  const enabled = new Set([...namespaces.values()].filter((n) => namespaceEnabled(policy, n)).map((n) => n.metadata.name));
   const desired = new Map<string, Certificate>();
   const skipped: Plan['skipped'] = [];
   const claimedBy = new Map<string, string>();
-  const serviceAccounts = new Set<string>();
+  const serviceAccounts = new Map<string, ServiceAccount>();
 
   for (const sa of observed.serviceAccounts) {
     if (terminating(sa)) continue;
-    serviceAccounts.add(keyOf(sa.metadata));
-    if (!policy.issueCertificates || !enabled.has(sa.metadata.namespace ?? '')) continue;
+    serviceAccounts.set(keyOf(sa.metadata), sa);
+    if (!policy.issueCertificates || !wantsCertificate(policy, namespaces.get(sa.metadata.namespace ?? ''), sa)) continue;
     const want = desiredCertificate(policy, sa);
     if ('problem' in want) {
       skipped.push({ key: keyOf(sa.metadata), reason: want.problem });
@@ -77,7 +87,7 @@ export function plan(policy: ControllerPolicy, observed: Observed): Plan {
     }
     // The namespace is going away with everything in it: nothing to do.
     if (terminating(current) || (namespaces.has(ns) && terminating(namespaces.get(ns)!))) continue;
-    actions.push({ kind: 'delete', key, namespace: ns, name: current.metadata.name, reason: whyUnwanted(policy, current, enabled, serviceAccounts) });
+    actions.push({ kind: 'delete', key, namespace: ns, name: current.metadata.name, reason: whyUnwanted(policy, current, namespaces.get(ns), serviceAccounts) });
   }
   for (const [key, want] of desired) {
     if (!actual.has(key)) actions.push({ kind: 'create', key, certificate: want, reason: `service account ${want.metadata.annotations?.[SERVICE_ACCOUNT_ANNOTATION]} has no certificate` });
@@ -85,12 +95,13 @@ export function plan(policy: ControllerPolicy, observed: Observed): Plan {
   return { actions, skipped, desired: desired.size };
 }
 
-function whyUnwanted(policy: ControllerPolicy, cert: Certificate, enabled: Set<string>, serviceAccounts: Set<string>): string {
+function whyUnwanted(policy: ControllerPolicy, cert: Certificate, ns: Namespace | undefined, serviceAccounts: Map<string, ServiceAccount>): string {
   if (!policy.issueCertificates) return 'identity.source is not secret';
-  const ns = cert.metadata.namespace ?? '';
-  if (!enabled.has(ns)) return `namespace ${ns} is not enabled`;
-  const sa = cert.metadata.annotations?.[SERVICE_ACCOUNT_ANNOTATION];
-  if (sa === undefined || !serviceAccounts.has(`${ns}/${sa}`)) return `service account ${sa ?? '(unknown)'} is gone`;
+  const name = cert.metadata.namespace ?? '';
+  const saName = cert.metadata.annotations?.[SERVICE_ACCOUNT_ANNOTATION];
+  const sa = saName === undefined ? undefined : serviceAccounts.get(`${name}/${saName}`);
+  if (sa === undefined) return `service account ${saName ?? '(unknown)'} is gone`;
+  if (!wantsCertificate(policy, ns, sa)) return `namespace ${name} is not enabled and service account ${saName} is not opted in`;
   return 'not wanted under the current secretNameTemplate';
 }
 
