@@ -6,6 +6,7 @@ import { loadInjectorConfig, requireServingTls } from '../../../injector/src/con
 import { createMetrics } from '../../../injector/src/metrics.js';
 import { startInjectorServer } from '../../../injector/src/server.js';
 import { readServingDir, TlsReloader } from '../../../injector/src/serving-tls.js';
+import { ConfigError, CredentialError } from '../errors.js';
 import { parseFlags, required } from './args.js';
 
 export async function run(args: string[]): Promise<number> {
@@ -14,7 +15,10 @@ export async function run(args: string[]): Promise<number> {
   const tls = requireServingTls(config);
   const logger = pino({ name: 'tlsmesh-injector', level: config.logLevel, base: undefined });
   const metrics = createMetrics();
-  const credentials = await readServingDir(tls.dir);
+  // At start a missing or broken certificate is bad input (exit 2, naming the field); later it is only refused.
+  const credentials = await readServingDir(tls.dir).catch((err: unknown) => {
+    throw err instanceof CredentialError ? new ConfigError('tls.dir', err.message.replace(/^serving certificate: /, ''), { cause: err }) : err;
+  });
   const server = await startInjectorServer({ config, credentials, metrics, logger });
   const reloader = new TlsReloader({
     dir: tls.dir,
