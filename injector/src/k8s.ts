@@ -22,6 +22,7 @@ export interface ContainerPort {
 export interface Probe {
   httpGet?: { path?: string; port?: number | string; host?: string; scheme?: string; httpHeaders?: { name: string; value: string }[]; [key: string]: unknown };
   tcpSocket?: { port?: number | string; host?: string; [key: string]: unknown };
+  grpc?: { port?: number; service?: string; [key: string]: unknown };
   timeoutSeconds?: number;
   [key: string]: unknown;
 }

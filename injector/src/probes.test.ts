@@ -30,9 +30,19 @@ describe('rewriteProbes', () => {
     });
   });
 
+  it('turns grpc probes into httpGet, keeping the service name', () => {
+    const c = container('g', { livenessProbe: { grpc: { port: 9000, service: 'liveness' }, periodSeconds: 3 }, readinessProbe: { grpc: { port: 9000 } } });
+    const r = rewriteProbes([c], 15020);
+    expect(r.containers[0]!.livenessProbe).toEqual({ httpGet: { path: '/app-health/g/livez', port: 15020, scheme: 'HTTP' }, periodSeconds: 3 });
+    expect(r.appProbes).toEqual({
+      'g/livez': { grpc: { port: 9000, service: 'liveness' }, timeoutSeconds: 1 },
+      'g/readyz': { grpc: { port: 9000 }, timeoutSeconds: 1 },
+    });
+  });
+
   it.each([
     ['exec', { exec: { command: ['true'] } }, []],
-    ['grpc', { grpc: { port: 9000 } }, ['container c livenessProbe: grpc probe not rewritten; exclude its port with tlsmesh.io/exclude-inbound-ports']],
+    ['grpc with a port that is not a number', { grpc: { port: 'grpc' } }, ['container c livenessProbe: not rewritten: grpc port "grpc" is not a port number']],
     ['another host', { httpGet: { host: 'example.com', port: 80 } }, ['container c livenessProbe: not rewritten: it probes host example.com, not the pod']],
     ['an unknown named port', { tcpSocket: { port: 'nope' } }, ['container c livenessProbe: not rewritten: port "nope" is not a port of the container']],
   ])('leaves %s probes alone', (_n, probe, warnings) => {

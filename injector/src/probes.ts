@@ -1,5 +1,5 @@
-// Kubelet probes under strict mTLS: kubelet has no certificate, so an httpGet or
-// tcpSocket probe on an app port would be refused by the sidecar. Each such
+// Kubelet probes under strict mTLS: kubelet has no certificate, so an httpGet,
+// tcpSocket or grpc probe on an app port would be refused by the sidecar. Each such
 // probe is rewritten to an httpGet on the sidecar's admin port at
 // /app-health/<container>/<livez|readyz|startupz>, and the original goes into the
 // proxy config (admin.appProbes) for the sidecar to run against the app on
@@ -13,6 +13,7 @@ import { parsePort } from './values.js';
 export interface AppProbeSpec {
   httpGet?: { port: number; path: string; scheme: 'HTTP' | 'HTTPS'; httpHeaders?: { name: string; value: string }[] };
   tcpSocket?: { port: number };
+  grpc?: { port: number; service?: string };
   timeoutSeconds: number;
 }
 
@@ -74,7 +75,10 @@ function original(c: Container, kind: ProbeKind, probe: Probe): { spec: AppProbe
     return { spec: { tcpSocket: { port }, timeoutSeconds } };
   }
   if (isObject(probe.grpc)) {
-    return { skip: true, warning: `${where}: grpc probe not rewritten; exclude its port with tlsmesh.io/exclude-inbound-ports` };
+    const g = probe.grpc;
+    const port = typeof g.port === 'number' ? resolvePort(c, g.port) : undefined;
+    if (port === undefined) return { skip: true, warning: `${where}: not rewritten: grpc port ${JSON.stringify(g.port)} is not a port number` };
+    return { spec: { grpc: { port, ...(typeof g.service === 'string' && g.service !== '' ? { service: g.service } : {}) }, timeoutSeconds } };
   }
   return { skip: true };
 }
@@ -93,7 +97,7 @@ function redirect(probe: Probe, path: string, adminPort: number): Probe {
   const out: Probe = {};
   let placed = false;
   for (const [k, v] of Object.entries(probe)) {
-    if (k === 'httpGet' || k === 'tcpSocket') {
+    if (k === 'httpGet' || k === 'tcpSocket' || k === 'grpc') {
       if (!placed) out.httpGet = { path, port: adminPort, scheme: 'HTTP' };
       placed = true;
     } else {

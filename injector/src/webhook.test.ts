@@ -75,10 +75,10 @@ describe('answerReview', () => {
   });
 
   it('passes injection warnings to the API server (kubectl shows them)', () => {
-    const p = pod({ containers: [container('app', { readinessProbe: { grpc: { port: 9000 } } })], annotations: { 'tlsmesh.io/colour': 'x' } });
+    const p = pod({ containers: [container('app', { readinessProbe: { httpGet: { host: 'example.com', port: 80 } } })], annotations: { 'tlsmesh.io/colour': 'x' } });
     expect(answer(admissionReview(p)).res.response.warnings).toEqual([
       'tlsmesh: tlsmesh.io/colour: unknown annotation',
-      'tlsmesh: container app readinessProbe: grpc probe not rewritten; exclude its port with tlsmesh.io/exclude-inbound-ports',
+      'tlsmesh: container app readinessProbe: not rewritten: it probes host example.com, not the pod',
     ]);
   });
 

@@ -3,6 +3,7 @@
 // or absent app fails the probe, and an unknown probe is a 404.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createH2cServer, constants as h2 } from 'node:http2';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,8 @@ let httpsPort: number;
 let silentPort: number;
 let tcpPort: number;
 let closedPort: number;
+let grpcPort: number;
+const grpcSeen: string[] = [];
 let adminPort: number;
 let tmp: string;
 
@@ -51,7 +54,31 @@ beforeAll(async () => {
   await new Promise<void>((r) => closed.close(() => r()));
   servers.splice(servers.indexOf(closed), 1);
 
+  // A gRPC health server by the protocol (HTTP/2, length-prefixed protobuf, grpc-status trailer):
+  // service "" SERVING, "db" NOT_SERVING, "gone" NOT_FOUND (grpc-status 5), "empty" an empty message (UNKNOWN).
+  const h2server = createH2cServer();
+  h2server.on('stream', (stream, headers) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (d: Buffer) => chunks.push(d));
+    stream.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const msg = body.subarray(5, 5 + body.readUInt32BE(1));
+      const service = msg.length ? msg.subarray(2, 2 + msg[1]!).toString() : '';
+      grpcSeen.push(`${String(headers[':path'])} ${String(headers['content-type'])} ${JSON.stringify(service)}`);
+      stream.respond({ [h2.HTTP2_HEADER_STATUS]: 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': service === 'gone' ? '5' : '0' }));
+      const answer = service === 'gone' ? Buffer.alloc(0) : service === 'empty' ? Buffer.from([0, 0, 0, 0, 0]) : Buffer.from([0, 0, 0, 0, 2, 0x08, service === 'db' ? 2 : 1]);
+      stream.end(answer);
+    });
+  });
+  grpcPort = await listen(h2server as unknown as Server);
+
   const handler = createAppHealthHandler({
+    'grpc/livez': { grpc: { port: grpcPort, service: '' }, timeoutSeconds: 1 },
+    'grpc/readyz': { grpc: { port: grpcPort, service: 'db' }, timeoutSeconds: 1 },
+    'grpc/startupz': { grpc: { port: grpcPort, service: 'gone' }, timeoutSeconds: 1 },
+    'grpc2/livez': { grpc: { port: grpcPort, service: 'empty' }, timeoutSeconds: 1 },
+    'grpc2/readyz': { grpc: { port: appPort, service: '' }, timeoutSeconds: 1 },
     'app/livez': http({ port: appPort, path: '/200' }),
     'app/readyz': http({ port: appPort, path: '/503' }),
     'app/startupz': http({ port: appPort, path: '/302' }),
@@ -92,10 +119,26 @@ describe('app-health', () => {
     ['/app-health/gone/livez', 503, () => 'app unreachable: ECONNREFUSED\n'],
     ['/app-health/tcp/livez', 200, () => `port ${tcpPort} open\n`],
     ['/app-health/tcp/readyz', 503, () => `port ${closedPort}: ECONNREFUSED\n`],
+    ['/app-health/grpc/livez', 200, () => 'gRPC health SERVING\n'],
+    ['/app-health/grpc/readyz', 503, () => 'gRPC health NOT_SERVING\n'],
+    ['/app-health/grpc/startupz', 503, () => 'gRPC health check answered grpc-status 5\n'],
+    ['/app-health/grpc2/livez', 503, () => 'gRPC health UNKNOWN\n'],
     ['/app-health/nope/livez', 404, () => 'no app probe "nope/livez"\n'],
     ['/app-health/', 404, () => 'no app probe ""\n'],
   ])('%s -> %i', async (path, status, body) => {
     expect(await get(path)).toEqual({ status, body: body() });
+  });
+
+  it('an HTTP/1.1 app fails a grpc probe', async () => {
+    const r = await get('/app-health/grpc2/readyz');
+    expect(r.status).toBe(503);
+    expect(r.body).toMatch(/^(app unreachable|gRPC health check failed): [A-Z0-9_]+\n$/);
+  });
+
+  it('calls Health/Check with the service name, as gRPC', async () => {
+    grpcSeen.length = 0;
+    await get('/app-health/grpc/readyz');
+    expect(grpcSeen).toEqual(['/grpc.health.v1.Health/Check application/grpc "db"']);
   });
 
   it("sends the probe's headers (Host included) and kubelet's user agent", async () => {

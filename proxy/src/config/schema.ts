@@ -70,11 +70,12 @@ const appProbe = z
       })
       .optional(),
     tcpSocket: z.strictObject({ port: probePort }).optional(),
+    grpc: z.strictObject({ port: probePort, service: z.string().default('') }).optional(),
     timeoutSeconds: seconds(0.001).default(1),
   })
   .superRefine((p, ctx) => {
-    if ((p.httpGet === undefined) === (p.tcpSocket === undefined)) {
-      ctx.addIssue({ code: 'custom', message: 'expected exactly one of httpGet, tcpSocket' });
+    if ([p.httpGet, p.tcpSocket, p.grpc].filter((h) => h !== undefined).length !== 1) {
+      ctx.addIssue({ code: 'custom', message: 'expected exactly one of httpGet, tcpSocket, grpc' });
     }
   });
 const appProbeKey = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/(livez|readyz|startupz)$/, 'expected <container>/livez|readyz|startupz');
