@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   TLSMESH_ERR_CREDENTIAL: 'identity material (certificate, key, bundle) is unreadable or invalid',
   TLSMESH_ERR_PEER_IDENTITY: 'a peer certificate was refused; the reason label says why',
   TLSMESH_ERR_CAPTURE: 'transparent capture (iptables, original destination) failed',
+  TLSMESH_ERR_LISTEN: 'a listener could not bind its address (in use, not available)',
   TLSMESH_ERR_UPSTREAM: 'the app or the peer could not be reached',
   TLSMESH_ERR_ADMISSION: 'an AdmissionReview could not be decoded or answered',
   TLSMESH_ERR_INJECT: 'a pod or manifest could not be injected',

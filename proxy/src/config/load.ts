@@ -16,11 +16,11 @@ export function readConfigText(file: string): string {
 }
 
 export function parseYaml(text: string): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
   const first = doc.errors[0];
   if (first) {
     const line = first.linePos?.[0]?.line;
-    const what = first.message.split('\n')[0] ?? 'invalid YAML';
+    const what = (first.message.split('\n')[0] ?? 'invalid YAML').replace(/ at line \d+, column \d+:?$/, '');
     throw new ConfigError('', `invalid YAML${line ? ` at line ${line}` : ''}: ${what}`);
   }
   return doc.toJS();
@@ -65,7 +65,7 @@ function describe(issue: Issue): { field: string; why: string } {
       return { field: field ? `${field}.${key}` : key, why: 'unknown field' };
     }
     case 'invalid_type':
-      if (issue.input === undefined) return { field, why: `required (${issue.expected})` };
+      if (issue.message.endsWith('received undefined')) return { field, why: `required (${issue.expected})` };
       return { field, why: `expected ${issue.expected}` };
     case 'invalid_value':
       return { field, why: `expected one of ${(issue.values ?? []).map((v) => String(v)).join(', ')}` };

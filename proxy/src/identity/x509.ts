@@ -1,0 +1,130 @@
+// PEM chains and keys, key-matches-leaf, and the facts we need of a certificate
+// (SANs, basic constraints, key usage) read from its DER with @peculiar/x509.
+import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+import { CredentialError } from '../errors.js';
+import { x509 } from './peculiar.js';
+import { spkiPinOf } from './pin.js';
+
+export interface PemBlock {
+  label: string;
+  der: Buffer;
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+
+export function splitPem(text: string): PemBlock[] {
+  const blocks: PemBlock[] = [];
+  for (const m of text.matchAll(PEM_BLOCK)) {
+    blocks.push({ label: m[1]!, der: Buffer.from(m[2]!.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64') });
+  }
+  return blocks;
+}
+
+/** Every CERTIFICATE block of `pem`, in order. `what` names the file in errors. */
+export function parseCertificates(pem: string | Buffer, what: string): X509Certificate[] {
+  const text = typeof pem === 'string' ? pem : pem.toString('utf8');
+  const blocks = splitPem(text).filter((b) => b.label === 'CERTIFICATE');
+  if (blocks.length === 0) {
+    const why = text.trim() === '' ? 'empty' : text.includes('-----BEGIN') ? 'truncated or malformed PEM' : 'no PEM certificate';
+    throw new CredentialError(`${what}: ${why}`);
+  }
+  return blocks.map((b, i) => {
+    try {
+      return new X509Certificate(b.der);
+    } catch (err) {
+      throw new CredentialError(`${what}: certificate ${i + 1} does not parse: ${(err as Error).message}`, { cause: err });
+    }
+  });
+}
+
+export function parsePrivateKey(pem: string | Buffer, what: string): KeyObject {
+  const text = typeof pem === 'string' ? pem : pem.toString('utf8');
+  if (text.trim() === '') throw new CredentialError(`${what}: empty`);
+  try {
+    const key = createPrivateKey(text);
+    checkKeyStrength(key, what);
+    return key;
+  } catch (err) {
+    if (err instanceof CredentialError) throw err;
+    // Never echo key material: the message names the file and the parser's verdict only.
+    throw new CredentialError(`${what}: not a PEM private key (PKCS#8, PKCS#1 or SEC1)`, { cause: undefined });
+  }
+}
+
+function checkKeyStrength(key: KeyObject, what: string): void {
+  const d = key.asymmetricKeyDetails;
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      if ((d?.modulusLength ?? 0) < 2048) throw new CredentialError(`${what}: RSA key of ${d?.modulusLength} bits, need 2048 or more`);
+      return;
+    case 'ec':
+      if (d?.namedCurve !== 'prime256v1' && d?.namedCurve !== 'secp384r1' && d?.namedCurve !== 'secp521r1') {
+        throw new CredentialError(`${what}: EC curve ${d?.namedCurve} not supported (P-256, P-384)`);
+      }
+      return;
+    case 'ed25519':
+      return;
+    default:
+      throw new CredentialError(`${what}: key type ${key.asymmetricKeyType} not supported`);
+  }
+}
+
+export function keyMatchesCertificate(key: KeyObject, cert: X509Certificate): boolean {
+  try {
+    return cert.checkPrivateKey(key);
+  } catch {
+    return false;
+  }
+}
+
+/** Everything the checks need of one certificate, read once. */
+export interface CertFacts {
+  uris: string[];
+  dnsNames: string[];
+  isCa: boolean;
+  /** KeyUsageFlags bitmask, or undefined when the extension is absent. */
+  keyUsage: number | undefined;
+  /** Extended key usage OIDs, or undefined when absent. */
+  extKeyUsage: string[] | undefined;
+  notBefore: number;
+  notAfter: number;
+  /** Lowercase hex, no colons, leading zeros kept as the DER has them. */
+  serialNumber: string;
+  subject: string;
+  issuer: string;
+  spkiPin: string;
+  /** Lowercase hex SHA-256 of the DER (Envoy's XFCC Hash). */
+  sha256: string;
+}
+
+export function certFacts(cert: X509Certificate): CertFacts {
+  const p = new x509.X509Certificate(cert.raw);
+  const san = p.getExtension(x509.SubjectAlternativeNameExtension);
+  const uris: string[] = [];
+  const dnsNames: string[] = [];
+  for (const n of san?.names.items ?? []) {
+    if (n.type === 'url') uris.push(n.value);
+    else if (n.type === 'dns') dnsNames.push(n.value);
+  }
+  const ku = p.getExtension(x509.KeyUsagesExtension);
+  const eku = p.getExtension(x509.ExtendedKeyUsageExtension);
+  const bc = p.getExtension(x509.BasicConstraintsExtension);
+  return {
+    uris,
+    dnsNames,
+    isCa: bc?.ca ?? false,
+    keyUsage: ku ? ku.usages : undefined,
+    extKeyUsage: eku ? eku.usages.map(String) : undefined,
+    notBefore: p.notBefore.getTime(),
+    notAfter: p.notAfter.getTime(),
+    serialNumber: p.serialNumber.toLowerCase(),
+    subject: p.subject,
+    issuer: p.issuer,
+    spkiPin: spkiPinOf(cert),
+    sha256: createHash('sha256').update(cert.raw).digest('hex'),
+  };
+}
+
+export const KeyUsage = x509.KeyUsageFlags;
+export const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
+export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';

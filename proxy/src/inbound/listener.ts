@@ -1,0 +1,326 @@
+// Inbound: peers -> this pod's app. Accept, (permissive: tell TLS from
+// plaintext by the first byte), terminate TLS, check the peer, and only then
+// open anything towards the app.
+import net, { type Socket } from 'node:net';
+import tls, { type TLSSocket } from 'node:tls';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { InboundConfig } from '../config/index.js';
+import { formatHostPort, type HostPort } from '../config/index.js';
+import { originalDst } from '../capture/original-dst.js';
+import type { CredentialStore } from '../identity/credential-store.js';
+import type { Credentials } from '../identity/credentials.js';
+import { checkPeer, type PeerPolicy } from '../identity/peer-check.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { splice } from '../net/splice.js';
+import { ConnTracker } from '../net/tracker.js';
+import { createForwarder, type Forwarder } from '../http/forwarder.js';
+import { createHttpFront, sendError } from '../http/front.js';
+import { serverContextOptions, tlsVersion, type MinTlsVersion } from '../tls/contexts.js';
+import { evidenceFromSocket, PeerCache } from '../tls/peer-evidence.js';
+import { compilePolicy } from '../tls/policy.js';
+import { plainAppConnector, tlsAppConnector, type AppConnector } from './app-connector.js';
+import { listenOn } from '../net/listen.js';
+
+export interface ListenerGlobals {
+  trustDomain: string;
+  minVersion: MinTlsVersion;
+  handshakeTimeoutMs: number;
+  skewMs: number;
+  clock: () => number;
+}
+
+interface Conn {
+  started: number;
+  remote: string;
+  peer?: string;
+  /** Envoy-format identity header value for http. */
+  xfcc?: string;
+  target?: HostPort;
+  result: 'ok' | 'refused' | 'error' | 'plaintext';
+  reason?: string;
+  generation: number;
+}
+
+const TLS_HANDSHAKE_RECORD = 0x16;
+
+export class InboundListener {
+  readonly name: string;
+  readonly tracker = new ConnTracker();
+  private readonly server: net.Server;
+  private readonly tlsServer: tls.Server;
+  private readonly policy: PeerPolicy;
+  private readonly cache = new PeerCache();
+  private readonly conns = new WeakMap<Socket, Conn>();
+  private readonly app: AppConnector;
+  private readonly forwarder?: Forwarder;
+  private readonly http?: ReturnType<typeof createHttpFront>;
+  private generation = 0;
+  listening = false;
+
+  constructor(
+    private readonly cfg: InboundConfig,
+    index: number,
+    private readonly g: ListenerGlobals,
+    private readonly store: CredentialStore,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    this.name = cfg.name ?? `inbound[${index}]`;
+    this.policy = compilePolicy({ trustDomain: g.trustDomain, ids: cfg.allow, pins: cfg.pins, role: 'client', skewMs: g.skewMs }, log, this.name);
+    this.app = cfg.upstreamTls
+      ? tlsAppConnector(cfg.upstreamTls, {
+          field: `inbound[${index}]`,
+          listener: this.name,
+          store,
+          minVersion: g.minVersion,
+          handshakeTimeoutMs: g.handshakeTimeoutMs,
+          skewMs: g.skewMs,
+          clock: g.clock,
+          metrics,
+          log,
+        })
+      : plainAppConnector(metrics);
+    this.tlsServer = new tls.Server({
+      requestCert: cfg.tls !== 'server',
+      rejectUnauthorized: false,
+      handshakeTimeout: g.handshakeTimeoutMs,
+      minVersion: tlsVersion(g.minVersion),
+      ALPNProtocols: cfg.protocol === 'http' ? ['http/1.1'] : undefined,
+      allowHalfOpen: true,
+    });
+    this.tlsServer.on('secureConnection', (s: TLSSocket) => this.onSecure(s));
+    this.tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, s: TLSSocket) => this.onTlsError(err, s));
+    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (raw) => this.onConnection(raw));
+    this.server.on('error', (err) => log.error({ event: 'listener_error', listener: this.name, error: err.message }, 'listener error'));
+    if (cfg.protocol === 'http') {
+      this.forwarder = createForwarder({ agent: this.app.agent, xfwd: true });
+      this.http = createHttpFront({
+        direction: 'inbound',
+        listener: this.name,
+        tracker: this.tracker,
+        metrics,
+        log,
+        clock: g.clock,
+        peerOf: (s) => this.connOf(s)?.peer,
+        handle: (req, res) => this.forwardRequest(req, res),
+        upgrade: (req, socket, head) => this.forwardUpgrade(req, socket, head),
+      });
+    }
+    const creds = store.current;
+    if (creds) this.onCredentials(creds);
+  }
+
+  async listen(): Promise<void> {
+    await listenOn(this.server, this.cfg.listen, `${this.name}.listen`);
+    this.listening = true;
+  }
+
+  address(): HostPort {
+    const a = this.server.address() as net.AddressInfo;
+    return { host: a.address, port: a.port };
+  }
+
+  onCredentials(creds: Credentials): void {
+    this.tlsServer.setSecureContext(serverContextOptions(creds, this.g.minVersion));
+    this.cache.clearChains();
+    this.generation = creds.generation;
+  }
+
+  stopAccepting(): void {
+    this.listening = false;
+    this.server.close();
+  }
+
+  // ---- accept ----
+
+  private onConnection(raw: Socket): void {
+    this.metrics.connectionOpened('inbound');
+    const conn: Conn = { started: this.g.clock(), remote: `${raw.remoteAddress}:${raw.remotePort}`, result: 'error', generation: this.generation };
+    this.conns.set(raw, conn);
+    raw.on('error', () => {});
+    raw.once('close', () => {
+      this.metrics.connectionClosed('inbound', raw.bytesRead, raw.bytesWritten);
+      this.logConnection(conn, raw.bytesRead, raw.bytesWritten);
+    });
+    if (!this.store.current || !this.listening) {
+      conn.reason = 'not_ready';
+      raw.destroy();
+      return;
+    }
+    if (this.cfg.forward === 'original') {
+      try {
+        const dst = originalDst(raw);
+        conn.target = { host: '127.0.0.1', port: dst.port };
+      } catch (err) {
+        conn.reason = 'original_dst';
+        this.log.error({ event: 'original_dst_failed', listener: this.name, error: (err as Error).message }, 'cannot read the original destination');
+        raw.destroy();
+        return;
+      }
+    } else {
+      conn.target = this.cfg.forward;
+    }
+    if (this.cfg.tls === 'permissive') this.sniff(raw, conn);
+    else this.tlsServer.emit('connection', raw);
+  }
+
+  /** Permissive: a TLS handshake record starts with 0x16; anything else is plaintext. */
+  private sniff(raw: Socket, conn: Conn): void {
+    raw.setTimeout(this.g.handshakeTimeoutMs, () => {
+      this.refuse(conn, 'protocol', 'no bytes before the handshake timeout');
+      raw.destroy();
+    });
+    raw.once('data', (chunk: Buffer) => {
+      raw.setTimeout(0);
+      raw.pause();
+      raw.unshift(chunk);
+      if (chunk[0] === TLS_HANDSHAKE_RECORD) {
+        this.tlsServer.emit('connection', raw);
+        return;
+      }
+      conn.result = 'plaintext';
+      this.serve(raw, conn);
+      raw.resume();
+    });
+    raw.resume();
+  }
+
+  private onTlsError(err: NodeJS.ErrnoException, s: TLSSocket): void {
+    const conn = this.connOf(s);
+    if (conn) this.refuse(conn, 'protocol', err.code ?? err.message);
+    else this.metrics.handshakeRefused('inbound', 'protocol');
+    s.destroy();
+  }
+
+  private onSecure(s: TLSSocket): void {
+    const conn = this.connOf(s)!;
+    s.on('error', () => {});
+    if (this.cfg.tls === 'server') {
+      this.metrics.handshakeOk('inbound');
+      conn.result = 'ok';
+      this.serve(s, conn);
+      return;
+    }
+    const creds = this.store.current!;
+    const evidence = evidenceFromSocket(s, { cache: this.cache, needPins: this.policy.pins !== undefined, anchors: creds.anchors, skewMs: this.g.skewMs, now: this.g.clock() });
+    const decision = checkPeer(evidence, this.policy, this.g.clock());
+    if (!decision.ok) {
+      conn.peer = decision.id?.toString();
+      this.refuse(conn, decision.reason, decision.detail);
+      s.destroy();
+      return;
+    }
+    this.metrics.handshakeOk('inbound');
+    conn.result = 'ok';
+    conn.peer = decision.id.toString();
+    if (this.cfg.protocol === 'http') conn.xfcc = `By=${creds.spiffeId.toString()};Hash=${decision.leaf.sha256};URI=${conn.peer}`;
+    this.serve(s, conn);
+  }
+
+  private refuse(conn: Conn, reason: Parameters<Metrics['handshakeRefused']>[1], detail: string): void {
+    this.metrics.handshakeRefused('inbound', reason);
+    conn.result = 'refused';
+    conn.reason = reason;
+    this.log.warn({ event: 'handshake', direction: 'inbound', listener: this.name, result: 'refused', reason, detail, peer: conn.peer, remote: conn.remote }, 'peer refused');
+  }
+
+  private connOf(s: Socket): Conn | undefined {
+    return this.conns.get(s) ?? this.conns.get((s as unknown as { _parent?: Socket })._parent as Socket);
+  }
+
+  // ---- serve an admitted connection ----
+
+  private serve(s: Socket, conn: Conn): void {
+    this.conns.set(s, conn);
+    this.tracker.add(s, conn.generation);
+    s.once('close', () => this.tracker.delete(s));
+    if (this.http) {
+      this.tracker.markHttp(s);
+      this.http.emit('connection', s);
+      return;
+    }
+    const target = conn.target!;
+    s.pause();
+    this.app.connect(target.host, target.port, (err, upstream) => {
+      if (err || !upstream) {
+        conn.result = 'error';
+        conn.reason = 'upstream_connect';
+        this.log.warn({ event: 'upstream_error', direction: 'inbound', listener: this.name, upstream: formatHostPort(target), error: err?.message }, 'app unreachable: closing the connection');
+        s.destroy();
+        return;
+      }
+      if (s.destroyed) {
+        upstream.destroy();
+        return;
+      }
+      splice(s, upstream, () => {});
+    });
+  }
+
+  private targetUrl(req: IncomingMessage): string | undefined {
+    const conn = this.connOf(req.socket);
+    const t = conn?.target;
+    return t ? `${this.app.scheme}://${formatHostPort(t)}` : undefined;
+  }
+
+  private identityHeaders(req: IncomingMessage): void {
+    delete req.headers['x-forwarded-client-cert'];
+    const xfcc = this.connOf(req.socket)?.xfcc;
+    if (xfcc) req.headers['x-forwarded-client-cert'] = xfcc;
+  }
+
+  private forwardRequest(req: IncomingMessage, res: ServerResponse): void {
+    const target = this.targetUrl(req);
+    if (!target) return sendError(res, 502, 'no upstream');
+    this.identityHeaders(req);
+    if (this.tracker.closing(req.socket)) res.setHeader('connection', 'close');
+    this.forwarder!.web(req, res, target, (err) => {
+      this.metrics.upstreamErrors.labels('inbound', kindOf(err)).inc();
+      this.log.warn({ event: 'upstream_error', direction: 'inbound', listener: this.name, upstream: target, error: err.message }, 'app unreachable');
+      sendError(res, 502, `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+    });
+  }
+
+  private forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const target = this.targetUrl(req);
+    if (!target) {
+      socket.destroy();
+      return;
+    }
+    this.identityHeaders(req);
+    this.forwarder!.ws(req, socket, head, target, (err) => {
+      this.metrics.upstreamErrors.labels('inbound', kindOf(err)).inc();
+      socket.destroy();
+    });
+  }
+
+  private logConnection(conn: Conn, rx: number, tx: number): void {
+    if (!this.log.isLevelEnabled('info')) return;
+    this.log.info({
+      event: 'connection',
+      direction: 'inbound',
+      listener: this.name,
+      peer: conn.peer,
+      remote: conn.remote,
+      result: conn.result,
+      reason: conn.reason,
+      rx,
+      tx,
+      durationMs: this.g.clock() - conn.started,
+    });
+  }
+}
+
+export function kindOf(err: Error): 'connect' | 'reset' | 'timeout' | 'tls' {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
+  if (code === 'ETIMEDOUT') return 'timeout';
+  if (err.name === 'PeerRefusedError' || err.name === 'UpstreamError') {
+    const kind = (err as { kind?: string }).kind;
+    if (kind === 'timeout') return 'timeout';
+    if (kind === 'tls') return 'tls';
+  }
+  return 'connect';
+}

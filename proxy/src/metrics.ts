@@ -1,0 +1,150 @@
+// Every metric tlsmesh exports, declared once, on a registry the caller owns
+// (never prom-client's global). Label values are enums; children the hot path
+// uses are bound once.
+import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import { REFUSAL_REASONS, type RefusalReason } from './identity/peer-check.js';
+
+export type Direction = 'inbound' | 'outbound';
+export const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
+export type UpstreamErrorKind = 'connect' | 'reset' | 'timeout' | 'tls' | 'refused_peer';
+
+export function createMetrics(registry: Registry, opts: { defaultMetrics?: boolean } = {}) {
+  const registers = [registry];
+  const handshakes = new Counter({
+    name: 'tlsmesh_handshakes_total',
+    help: 'mTLS handshakes by direction, result and refusal reason',
+    labelNames: ['direction', 'result', 'reason'] as const,
+    registers,
+  });
+  const connectionsActive = new Gauge({
+    name: 'tlsmesh_connections_active',
+    help: 'Open connections (client side for outbound, peer side for inbound)',
+    labelNames: ['direction'] as const,
+    registers,
+  });
+  const connectionsTotal = new Counter({
+    name: 'tlsmesh_connections_total',
+    help: 'Connections accepted',
+    labelNames: ['direction'] as const,
+    registers,
+  });
+  const identityExpiry = new Gauge({
+    name: 'tlsmesh_identity_expiry_timestamp_seconds',
+    help: 'notAfter of the identity in use, as a Unix timestamp',
+    registers,
+  });
+  const identityReloads = new Counter({
+    name: 'tlsmesh_identity_reloads_total',
+    help: 'Identity or trust bundle changes seen, by result (error: refused, the previous identity stays)',
+    labelNames: ['result'] as const,
+    registers,
+  });
+  const identityReady = new Gauge({
+    name: 'tlsmesh_identity_ready',
+    help: '1 when a valid, unexpired identity is loaded',
+    registers,
+  });
+  const requests = new Counter({
+    name: 'tlsmesh_requests_total',
+    help: 'HTTP requests by direction and status code',
+    labelNames: ['direction', 'code'] as const,
+    registers,
+  });
+  const requestDuration = new Histogram({
+    name: 'tlsmesh_request_duration_seconds',
+    help: 'HTTP request duration until the response is complete',
+    labelNames: ['direction'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const bytes = new Counter({
+    name: 'tlsmesh_bytes_total',
+    help: 'Bytes carried, by direction and flow (rx: from the accepting side, tx: to it)',
+    labelNames: ['direction', 'flow'] as const,
+    registers,
+  });
+  const upstreamErrors = new Counter({
+    name: 'tlsmesh_upstream_errors_total',
+    help: 'Failures to reach or keep the upstream (the app for inbound, the peer for outbound)',
+    labelNames: ['direction', 'kind'] as const,
+    registers,
+  });
+  const appMetricsErrors = new Counter({
+    name: 'tlsmesh_app_metrics_scrape_errors_total',
+    help: "Failures to fetch the app's own metrics for /stats/prometheus",
+    labelNames: ['kind'] as const,
+    registers,
+  });
+  const recycled = new Counter({
+    name: 'tlsmesh_connections_recycled_total',
+    help: 'Connections closed gracefully because a certificate they rely on rotated or expired',
+    labelNames: ['direction', 'cause'] as const,
+    registers,
+  });
+  const trustWarnings = new Counter({
+    name: 'tlsmesh_trust_warnings_total',
+    help: 'Rotation safety warnings (own leaf outside the new bundle, pins no longer matching)',
+    labelNames: ['kind'] as const,
+    registers,
+  });
+
+  for (const direction of DIRECTIONS) {
+    handshakes.inc({ direction, result: 'ok', reason: '' }, 0);
+    for (const reason of REFUSAL_REASONS) handshakes.inc({ direction, result: 'error', reason }, 0);
+    connectionsActive.set({ direction }, 0);
+    connectionsTotal.inc({ direction }, 0);
+  }
+  identityReloads.inc({ result: 'ok' }, 0);
+  identityReloads.inc({ result: 'error' }, 0);
+  identityReady.set(0);
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+
+  const okChild = new Map(DIRECTIONS.map((d) => [d, handshakes.labels(d, 'ok', '')]));
+  const activeChild = new Map(DIRECTIONS.map((d) => [d, connectionsActive.labels(d)]));
+  const totalChild = new Map(DIRECTIONS.map((d) => [d, connectionsTotal.labels(d)]));
+  const durationChild = new Map(DIRECTIONS.map((d) => [d, requestDuration.labels(d)]));
+  const requestChildren = new Map<string, Counter.Internal>();
+
+  return {
+    registry,
+    handshakes,
+    connectionsActive,
+    identityExpiry,
+    identityReloads,
+    identityReady,
+    requests,
+    requestDuration,
+    bytes,
+    upstreamErrors,
+    appMetricsErrors,
+    recycled,
+    trustWarnings,
+    handshakeOk(direction: Direction): void {
+      okChild.get(direction)!.inc();
+    },
+    handshakeRefused(direction: Direction, reason: RefusalReason): void {
+      handshakes.labels(direction, 'error', reason).inc();
+    },
+    connectionOpened(direction: Direction): void {
+      activeChild.get(direction)!.inc();
+      totalChild.get(direction)!.inc();
+    },
+    connectionClosed(direction: Direction, rx: number, tx: number): void {
+      activeChild.get(direction)!.dec();
+      if (rx) bytes.labels(direction, 'rx').inc(rx);
+      if (tx) bytes.labels(direction, 'tx').inc(tx);
+    },
+    request(direction: Direction, code: number, seconds: number): void {
+      const key = `${direction}${code}`;
+      let child = requestChildren.get(key);
+      if (!child) {
+        child = requests.labels(direction, String(code));
+        requestChildren.set(key, child);
+      }
+      child.inc();
+      durationChild.get(direction)!.observe(seconds);
+    },
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,151 @@
+// Originate mTLS to a peer: connect with the current generation's client
+// context, resume a session when one is cached, and hand the socket over only
+// after the peer passed every check. A resumed session (which carries no
+// certificate in TLS 1.3) is checked again against the current policy, using
+// the evidence recorded when that session's full handshake was verified.
+import type { X509Certificate } from 'node:crypto';
+import tls, { type SecureContext, type TLSSocket } from 'node:tls';
+import { checkPeer, type PeerDecision, type PeerEvidence, type PeerPolicy, type RefusalReason } from '../identity/peer-check.js';
+import type { Logger } from '../log.js';
+import type { Direction, Metrics } from '../metrics.js';
+import { tlsVersion, type MinTlsVersion } from '../tls/contexts.js';
+import { evidenceFromSocket, PeerCache } from '../tls/peer-evidence.js';
+import { PeerRefusedError, UpstreamError } from '../tls/peer-refused.js';
+
+export interface DialTarget {
+  host: string;
+  port: number;
+  servername?: string;
+  alpn?: string[];
+}
+
+/** What a dial needs of the current credentials generation. */
+export interface DialContext {
+  secureContext: SecureContext;
+  anchors: readonly X509Certificate[];
+  generation: number;
+}
+
+export interface DialerOptions {
+  context: () => DialContext | undefined;
+  /** The direction whose handshake metrics this dialer counts (undefined: upstream errors only, e.g. TLS to the app). */
+  direction: Direction;
+  countHandshakes: boolean;
+  policy: PeerPolicy;
+  minVersion: MinTlsVersion;
+  handshakeTimeoutMs: number;
+  clock: () => number;
+  metrics: Metrics;
+  log: Logger;
+  listener: string;
+}
+
+interface CachedSession {
+  session: Buffer;
+  evidence: PeerEvidence;
+  generation: number;
+}
+
+export type DialCallback = (err: Error | null, socket?: TLSSocket, decision?: PeerDecision & { ok: true }) => void;
+
+const MAX_SESSIONS = 1024;
+
+export class MtlsDialer {
+  private readonly sessions = new Map<string, CachedSession>();
+  private readonly cache = new PeerCache();
+  private generation = -1;
+
+  constructor(private readonly o: DialerOptions) {}
+
+  dial(t: DialTarget, cb: DialCallback): TLSSocket | undefined {
+    const creds = this.o.context();
+    if (!creds) {
+      cb(new UpstreamError('not_ready', 'no identity loaded yet'));
+      return undefined;
+    }
+    if (creds.generation !== this.generation) {
+      this.generation = creds.generation;
+      this.sessions.clear();
+      this.cache.clearChains();
+    }
+    const key = `${t.host}:${t.port}/${t.servername ?? ''}`;
+    const cached = this.sessions.get(key);
+    const socket = tls.connect({
+      host: t.host,
+      port: t.port,
+      servername: t.servername,
+      secureContext: creds.secureContext,
+      minVersion: tlsVersion(this.o.minVersion),
+      session: cached?.session,
+      ALPNProtocols: t.alpn,
+      rejectUnauthorized: false,
+      checkServerIdentity: () => undefined,
+      // Passed through to the TLSSocket by tls.connect (missing from @types/node).
+      allowHalfOpen: true,
+    } as tls.ConnectionOptions);
+    socket.setNoDelay(true);
+    let settled = false;
+    const finish = (err: Error | null, decision?: PeerDecision & { ok: true }) => {
+      if (settled) return;
+      settled = true;
+      socket.setTimeout(0);
+      socket.removeListener('error', onError);
+      if (err) {
+        socket.destroy();
+        cb(err);
+      } else cb(null, socket, decision);
+    };
+    const onError = (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? '';
+      const connecting = code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ETIMEDOUT' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+      if (connecting) {
+        this.o.metrics.upstreamErrors.labels(this.o.direction, 'connect').inc();
+        finish(new UpstreamError('connect', `connect ${key}: ${code}`, { cause: err }));
+        return;
+      }
+      this.countRefused('protocol');
+      this.o.log.warn({ event: 'handshake', direction: this.o.direction, listener: this.o.listener, result: 'error', reason: 'protocol', upstream: key, error: err.message }, 'mTLS handshake with peer failed');
+      finish(new UpstreamError('tls', `TLS handshake with ${key} failed: ${err.message}`, { cause: err }));
+    };
+    socket.on('error', onError);
+    socket.setTimeout(this.o.handshakeTimeoutMs, () => {
+      this.countRefused('protocol');
+      this.o.metrics.upstreamErrors.labels(this.o.direction, 'timeout').inc();
+      finish(new UpstreamError('timeout', `TLS handshake with ${key} timed out`));
+    });
+    let fullEvidence: PeerEvidence | undefined;
+    socket.once('secureConnect', () => {
+      const now = this.o.clock();
+      const resumed = socket.isSessionReused() && cached !== undefined && cached.generation === creds.generation;
+      const evidence = resumed
+        ? cached.evidence
+        : evidenceFromSocket(socket, { cache: this.cache, needPins: this.o.policy.pins !== undefined, anchors: creds.anchors, skewMs: this.o.policy.skewMs, now });
+      const decision = checkPeer(evidence, this.o.policy, now);
+      if (!decision.ok) {
+        this.sessions.delete(key);
+        this.countRefused(decision.reason);
+        this.o.log.warn(
+          { event: 'handshake', direction: this.o.direction, listener: this.o.listener, result: 'refused', reason: decision.reason, detail: decision.detail, peer: decision.id?.toString(), upstream: key, resumed },
+          'peer refused',
+        );
+        finish(new PeerRefusedError(decision.reason, decision.detail, decision.id?.toString()));
+        return;
+      }
+      if (!resumed) fullEvidence = evidence;
+      if (this.o.countHandshakes) this.o.metrics.handshakeOk(this.o.direction);
+      finish(null, decision);
+    });
+    socket.on('session', (session: Buffer) => {
+      const evidence = fullEvidence ?? (cached?.generation === creds.generation ? cached.evidence : undefined);
+      if (!evidence || creds.generation !== this.generation) return;
+      if (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value as string);
+      this.sessions.set(key, { session, evidence, generation: creds.generation });
+    });
+    return socket;
+  }
+
+  private countRefused(reason: RefusalReason): void {
+    if (this.o.countHandshakes) this.o.metrics.handshakeRefused(this.o.direction, reason);
+    else this.o.metrics.upstreamErrors.labels(this.o.direction, 'tls').inc();
+  }
+}

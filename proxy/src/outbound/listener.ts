@@ -1,0 +1,231 @@
+// Outbound: this pod's app -> a peer. Accept plaintext from the app, originate
+// mTLS to the peer, and carry the app's bytes only once the peer passed.
+import net, { type Socket } from 'node:net';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { OutboundConfig } from '../config/index.js';
+import { formatHostPort, parseCidr, type HostPort } from '../config/index.js';
+import { originalDst } from '../capture/original-dst.js';
+import type { CredentialStore } from '../identity/credential-store.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { splice } from '../net/splice.js';
+import { ConnTracker } from '../net/tracker.js';
+import { listenOn } from '../net/listen.js';
+import { createForwarder, type Forwarder } from '../http/forwarder.js';
+import { createHttpFront, sendError } from '../http/front.js';
+import { DialingAgent } from '../http/dialing-agent.js';
+import { clientContext } from '../tls/contexts.js';
+import { compilePolicy } from '../tls/policy.js';
+import type { ListenerGlobals } from '../inbound/listener.js';
+import { kindOf } from '../inbound/listener.js';
+import { MtlsDialer } from './dialer.js';
+import { cidrMatcher } from './mesh-networks.js';
+
+interface Conn {
+  started: number;
+  target?: HostPort;
+  mesh: boolean;
+  peer?: string;
+  result: 'ok' | 'refused' | 'error' | 'passthrough';
+  reason?: string;
+}
+
+export class OutboundListener {
+  readonly name: string;
+  readonly tracker = new ConnTracker();
+  readonly dialer: MtlsDialer;
+  private readonly server: net.Server;
+  private readonly conns = new WeakMap<Socket, Conn>();
+  private readonly inMesh: (address: string) => boolean;
+  private readonly forwarder?: Forwarder;
+  private readonly plainForwarder?: Forwarder;
+  private readonly agent?: DialingAgent;
+  private readonly http?: ReturnType<typeof createHttpFront>;
+  listening = false;
+
+  constructor(
+    private readonly cfg: OutboundConfig,
+    index: number,
+    private readonly g: ListenerGlobals,
+    private readonly store: CredentialStore,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {
+    this.name = cfg.name ?? `outbound[${index}]`;
+    const policy = compilePolicy({ trustDomain: g.trustDomain, ids: cfg.expect, pins: cfg.pins, role: 'server', skewMs: g.skewMs }, log, this.name);
+    this.dialer = new MtlsDialer({
+      context: () => {
+        const creds = store.current;
+        return creds && { secureContext: clientContext(creds, g.minVersion), anchors: creds.anchors, generation: creds.generation };
+      },
+      direction: 'outbound',
+      countHandshakes: true,
+      policy,
+      minVersion: g.minVersion,
+      handshakeTimeoutMs: g.handshakeTimeoutMs,
+      clock: g.clock,
+      metrics,
+      log,
+      listener: this.name,
+    });
+    this.inMesh = cfg.meshNetworks ? cidrMatcher(cfg.meshNetworks.map((c) => parseCidr(c)!)) : () => true;
+    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => this.onConnection(s));
+    this.server.on('error', (err) => log.error({ event: 'listener_error', listener: this.name, error: err.message }, 'listener error'));
+    if (cfg.protocol === 'http') {
+      this.agent = new DialingAgent(this.dialer, { servername: cfg.serverName, alpn: ['http/1.1'] });
+      this.forwarder = createForwarder({ agent: this.agent, xfwd: false });
+      if (cfg.meshNetworks) this.plainForwarder = createForwarder({ agent: new http.Agent({ keepAlive: true }), xfwd: false });
+      this.http = createHttpFront({
+        direction: 'outbound',
+        listener: this.name,
+        tracker: this.tracker,
+        metrics,
+        log,
+        clock: g.clock,
+        peerOf: (s) => this.conns.get(s)?.peer,
+        handle: (req, res) => this.forwardRequest(req, res),
+        upgrade: (req, socket, head) => this.forwardUpgrade(req, socket, head),
+      });
+    }
+  }
+
+  async listen(): Promise<void> {
+    await listenOn(this.server, this.cfg.listen, `${this.name}.listen`);
+    this.listening = true;
+  }
+
+  address(): HostPort {
+    const a = this.server.address() as net.AddressInfo;
+    return { host: a.address, port: a.port };
+  }
+
+  stopAccepting(): void {
+    this.listening = false;
+    this.server.close();
+  }
+
+  /** Drop pooled keep-alive connections to peers (drain, identity rotation). */
+  closeIdlePeers(): void {
+    this.agent?.destroy();
+  }
+
+  private onConnection(app: Socket): void {
+    this.metrics.connectionOpened('outbound');
+    const conn: Conn = { started: this.g.clock(), mesh: true, result: 'error' };
+    this.conns.set(app, conn);
+    app.on('error', () => {});
+    app.setNoDelay(true);
+    app.once('close', () => {
+      this.metrics.connectionClosed('outbound', app.bytesRead, app.bytesWritten);
+      this.tracker.delete(app);
+      this.logConnection(conn, app.bytesRead, app.bytesWritten);
+    });
+    if (!this.store.current || !this.listening) {
+      conn.reason = 'not_ready';
+      app.destroy();
+      return;
+    }
+    if (this.cfg.connect === 'original') {
+      try {
+        const dst = originalDst(app);
+        conn.target = { host: dst.address, port: dst.port };
+        conn.mesh = this.inMesh(dst.address);
+      } catch (err) {
+        conn.reason = 'original_dst';
+        this.log.error({ event: 'original_dst_failed', listener: this.name, error: (err as Error).message }, 'cannot read the original destination');
+        app.destroy();
+        return;
+      }
+    } else {
+      conn.target = this.cfg.connect;
+    }
+    this.tracker.add(app, this.store.current.generation);
+    if (this.http) {
+      this.tracker.markHttp(app);
+      this.http.emit('connection', app);
+      app.resume();
+      return;
+    }
+    const target = conn.target;
+    if (!conn.mesh) {
+      conn.result = 'passthrough';
+      const upstream = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
+      upstream.once('connect', () => splice(app, upstream, () => {}));
+      upstream.once('error', (err: NodeJS.ErrnoException) => {
+        if (upstream.connecting || !upstream.remoteAddress) this.upstreamFailed(conn, app, err);
+      });
+      return;
+    }
+    this.dialer.dial({ host: target.host, port: target.port, servername: this.cfg.serverName }, (err, peer, decision) => {
+      if (err || !peer) {
+        const refused = err?.name === 'PeerRefusedError';
+        conn.result = refused ? 'refused' : 'error';
+        conn.reason = refused ? (err as unknown as { reason: string }).reason : 'upstream_connect';
+        conn.peer = (err as unknown as { peer?: string })?.peer;
+        app.destroy();
+        return;
+      }
+      conn.result = 'ok';
+      conn.peer = decision?.id.toString();
+      if (app.destroyed) {
+        peer.destroy();
+        return;
+      }
+      splice(app, peer, () => {});
+    });
+  }
+
+  private upstreamFailed(conn: Conn, app: Socket, err: NodeJS.ErrnoException): void {
+    conn.result = 'error';
+    conn.reason = 'upstream_connect';
+    this.metrics.upstreamErrors.labels('outbound', 'connect').inc();
+    this.log.warn({ event: 'upstream_error', direction: 'outbound', listener: this.name, error: err.code ?? err.message }, 'upstream unreachable');
+    app.destroy();
+  }
+
+  private targetOf(req: IncomingMessage): { url: string; mesh: boolean } | undefined {
+    const conn = this.conns.get(req.socket);
+    if (!conn?.target) return undefined;
+    return { url: `${conn.mesh ? 'https' : 'http'}://${formatHostPort(conn.target)}`, mesh: conn.mesh };
+  }
+
+  private forwardRequest(req: IncomingMessage, res: ServerResponse): void {
+    const t = this.targetOf(req);
+    if (!t) return sendError(res, 502, 'no upstream');
+    if (this.tracker.closing(req.socket)) res.setHeader('connection', 'close');
+    const fwd = t.mesh ? this.forwarder! : this.plainForwarder!;
+    fwd.web(req, res, t.url, (err) => {
+      const refused = err.name === 'PeerRefusedError';
+      if (!refused) this.metrics.upstreamErrors.labels('outbound', kindOf(err)).inc();
+      this.log.warn({ event: 'upstream_error', direction: 'outbound', listener: this.name, upstream: t.url, error: err.message }, refused ? 'peer refused' : 'peer unreachable');
+      sendError(res, 502, refused ? err.message : `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+    });
+  }
+
+  private forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const t = this.targetOf(req);
+    if (!t) {
+      socket.destroy();
+      return;
+    }
+    const fwd = t.mesh ? this.forwarder! : this.plainForwarder!;
+    fwd.ws(req, socket, head, t.url, () => socket.destroy());
+  }
+
+  private logConnection(conn: Conn, rx: number, tx: number): void {
+    if (!this.log.isLevelEnabled('info')) return;
+    this.log.info({
+      event: 'connection',
+      direction: 'outbound',
+      listener: this.name,
+      peer: conn.peer,
+      upstream: conn.target ? formatHostPort(conn.target) : undefined,
+      result: conn.result,
+      reason: conn.reason,
+      rx,
+      tx,
+      durationMs: this.g.clock() - conn.started,
+    });
+  }
+}

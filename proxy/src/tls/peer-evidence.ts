@@ -1,0 +1,106 @@
+// What a finished handshake tells us about the peer, as PeerEvidence for the
+// pure checks. Parsing a certificate (SANs, pins) is done once per distinct
+// certificate and cached; the per-handshake work is a few map lookups.
+import { X509Certificate } from 'node:crypto';
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
+import { verifyChain, type ChainFailure } from '../identity/chain.js';
+import type { PeerEvidence } from '../identity/peer-check.js';
+import { certFacts, type CertFacts } from '../identity/x509.js';
+
+const MAX_ENTRIES = 10_000;
+
+function bounded<K, V>(map: Map<K, V>, key: K, value: V): V {
+  if (map.size >= MAX_ENTRIES) map.delete(map.keys().next().value as K);
+  map.set(key, value);
+  return value;
+}
+
+/** Caches keyed by the SHA-256 fingerprint of a certificate's DER. */
+export class PeerCache {
+  private readonly facts = new Map<string, CertFacts>();
+  private readonly pins = new Map<string, string[]>();
+
+  factsOf(cert: X509Certificate): CertFacts {
+    const fp = cert.fingerprint256;
+    return this.facts.get(fp) ?? bounded(this.facts, fp, certFacts(cert));
+  }
+
+  /** Chain pins recorded at the full handshake, for resumed sessions (which carry only the leaf). */
+  chainPinsOf(fingerprint: string): string[] | undefined {
+    return this.pins.get(fingerprint);
+  }
+
+  rememberChainPins(fingerprint: string, pins: string[]): void {
+    bounded(this.pins, fingerprint, pins);
+  }
+
+  /** A new trust bundle changes which chains verify: forget what was learned under the old one. */
+  clearChains(): void {
+    this.pins.clear();
+  }
+}
+
+/** OpenSSL's verify result code -> our reason. */
+export function chainVerdict(code: string | null | undefined): PeerEvidence['chain'] {
+  if (!code) return { ok: true };
+  switch (code) {
+    case 'CERT_HAS_EXPIRED':
+      return { ok: false, reason: 'expired', detail: 'certificate has expired' };
+    case 'CERT_NOT_YET_VALID':
+      return { ok: false, reason: 'not_yet_valid', detail: 'certificate is not yet valid' };
+    default:
+      return { ok: false, reason: 'untrusted', detail: `no valid chain to the trust bundle (${code})` };
+  }
+}
+
+function chainDers(socket: TLSSocket): X509Certificate[] {
+  const out: X509Certificate[] = [];
+  let c: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  const seen = new Set<string>();
+  while (c && c.raw && !seen.has(c.fingerprint256) && out.length < 10) {
+    seen.add(c.fingerprint256);
+    out.push(new X509Certificate(c.raw));
+    c = c.issuerCertificate;
+  }
+  return out;
+}
+
+export interface EvidenceOptions {
+  cache: PeerCache;
+  /** Compute chain pins (only when the listener has pins). */
+  needPins: boolean;
+  anchors: readonly X509Certificate[];
+  skewMs: number;
+  now: number;
+}
+
+export function evidenceFromSocket(socket: TLSSocket, o: EvidenceOptions): PeerEvidence {
+  const leafCert = socket.getPeerX509Certificate();
+  if (!leafCert) return { leaf: undefined, chain: { ok: false, reason: 'untrusted', detail: 'no certificate' }, chainPins: [] };
+  const leaf = o.cache.factsOf(leafCert);
+  let chain = chainVerdict((socket as unknown as { authorizationError?: string }).authorizationError);
+  let chainPins: string[] = [];
+  const fp = leafCert.fingerprint256;
+  const timeError = !chain.ok && (chain.reason === 'expired' || chain.reason === 'not_yet_valid');
+  if (o.needPins || (timeError && o.skewMs > 0)) {
+    const resumed = socket.isSessionReused();
+    const cached = resumed ? o.cache.chainPinsOf(fp) : undefined;
+    if (cached && !timeError) {
+      chainPins = cached;
+    } else {
+      const certs = chainDers(socket);
+      if (timeError && o.skewMs > 0) chain = withinSkew(certs, o);
+      chainPins = certs.map((c) => o.cache.factsOf(c).spkiPin);
+      if (chain.ok && !resumed) o.cache.rememberChainPins(fp, chainPins);
+    }
+  }
+  return { leaf, chain, chainPins };
+}
+
+/** OpenSSL said "expired"/"not yet valid": accept only if the whole chain is otherwise sound and within the skew. */
+function withinSkew(certs: X509Certificate[], o: EvidenceOptions): PeerEvidence['chain'] {
+  const [leaf, ...rest] = certs;
+  if (!leaf) return { ok: false, reason: 'untrusted', detail: 'no certificate' };
+  const r = verifyChain(leaf, rest, o.anchors, o.now, o.skewMs);
+  return r.ok ? { ok: true } : { ok: false, reason: r.reason as ChainFailure, detail: r.detail };
+}
