@@ -16,6 +16,12 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     labelNames: ['direction', 'result', 'reason'] as const,
     registers,
   });
+  const resumptions = new Counter({
+    name: 'tlsmesh_tls_resumptions_total',
+    help: 'Accepted handshakes that resumed a TLS session (authorized again like a full handshake)',
+    labelNames: ['direction'] as const,
+    registers,
+  });
   const connectionsActive = new Gauge({
     name: 'tlsmesh_connections_active',
     help: 'Open connections (client side for outbound, peer side for inbound)',
@@ -93,6 +99,7 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     for (const reason of REFUSAL_REASONS) handshakes.inc({ direction, result: 'error', reason }, 0);
     connectionsActive.set({ direction }, 0);
     connectionsTotal.inc({ direction }, 0);
+    resumptions.inc({ direction }, 0);
   }
   identityReloads.inc({ result: 'ok' }, 0);
   identityReloads.inc({ result: 'error' }, 0);
@@ -119,8 +126,9 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     appMetricsErrors,
     recycled,
     trustWarnings,
-    handshakeOk(direction: Direction): void {
+    handshakeOk(direction: Direction, resumed = false): void {
       okChild.get(direction)!.inc();
+      if (resumed) resumptions.labels(direction).inc();
     },
     handshakeRefused(direction: Direction, reason: RefusalReason): void {
       handshakes.labels(direction, 'error', reason).inc();

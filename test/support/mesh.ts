@@ -94,6 +94,20 @@ export async function echoApp(port = 0): Promise<EchoApp> {
     if (url.pathname === '/slow' && ms > 0) setTimeout(answer, ms);
     else answer();
   });
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  // An upgrade (WebSocket-like): 101, then echo every byte back upper-cased.
+  server.on('upgrade', (req, socket: net.Socket, head: Buffer) => {
+    requests.push({ url: req.url ?? '', headers: req.headers });
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n');
+    if (head.length) socket.write(head.toString().toUpperCase());
+    socket.on('data', (d: Buffer) => socket.write(d.toString().toUpperCase()));
+    socket.on('end', () => socket.end());
+    socket.on('error', () => {});
+  });
   server.listen(port, '127.0.0.1');
   await once(server, 'listening');
   return {
@@ -102,7 +116,7 @@ export async function echoApp(port = 0): Promise<EchoApp> {
     server,
     close: () =>
       new Promise((r) => {
-        server.closeAllConnections();
+        for (const s of sockets) s.destroy();
         server.close(() => r());
       }),
   };
@@ -110,7 +124,10 @@ export async function echoApp(port = 0): Promise<EchoApp> {
 
 /** A TCP echo server that also reports half-close: on FIN it writes `<bytes>:eof` then ends. */
 export async function tcpEcho(): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
     let n = 0;
     s.on('data', (d: Buffer) => {
       n += d.length;
@@ -121,5 +138,12 @@ export async function tcpEcho(): Promise<{ port: number; close(): Promise<void> 
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { port: (server.address() as net.AddressInfo).port, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
 }

@@ -198,7 +198,7 @@ export class InboundListener {
     const conn = this.connOf(s)!;
     s.on('error', () => {});
     if (this.cfg.tls === 'server') {
-      this.metrics.handshakeOk('inbound');
+      this.metrics.handshakeOk('inbound', s.isSessionReused());
       conn.result = 'ok';
       this.serve(s, conn);
       return;
@@ -212,7 +212,7 @@ export class InboundListener {
       s.destroy();
       return;
     }
-    this.metrics.handshakeOk('inbound');
+    this.metrics.handshakeOk('inbound', s.isSessionReused());
     conn.result = 'ok';
     conn.peer = decision.id.toString();
     if (this.cfg.protocol === 'http') conn.xfcc = `By=${creds.spiffeId.toString()};Hash=${decision.leaf.sha256};URI=${conn.peer}`;

@@ -132,7 +132,7 @@ export class MtlsDialer {
         return;
       }
       if (!resumed) fullEvidence = evidence;
-      if (this.o.countHandshakes) this.o.metrics.handshakeOk(this.o.direction);
+      if (this.o.countHandshakes) this.o.metrics.handshakeOk(this.o.direction, resumed);
       finish(null, decision);
     });
     socket.on('session', (session: Buffer) => {

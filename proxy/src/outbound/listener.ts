@@ -142,6 +142,7 @@ export class OutboundListener {
     }
     this.tracker.add(app, this.store.current.generation);
     if (this.http) {
+      conn.result = 'ok';
       this.tracker.markHttp(app);
       this.http.emit('connection', app);
       app.resume();
