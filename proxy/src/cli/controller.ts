@@ -16,7 +16,7 @@ import { ControllerMetrics } from '../../../injector/src/controller/metrics.js';
 import { UsageError } from '../errors.js';
 import { parseFlags, required } from './args.js';
 
-function sharedFromInjector(file: string): SharedSettings {
+export function sharedFromInjector(file: string): SharedSettings {
   const c = loadInjectorConfig(file);
   return { trustDomain: c.trustDomain, secretNameTemplate: c.identity.secretNameTemplate, ignoredNamespaces: c.ignoredNamespaces, identitySource: c.identity.source };
 }
