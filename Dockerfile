@@ -1,0 +1,41 @@
+# syntax=docker/dockerfile:1
+# The tlsmesh image: one binary, `tlsmesh`, for the sidecar, its init step, the
+# injector and the certificate controller. Build it in your own pipeline:
+#   docker build -t registry.example.com/tlsmesh:0.1.0 .
+# then set that reference in deploy/kustomization.yaml (images) and in
+# deploy/config/injector.yaml (sidecar.image).
+#
+# The build stage runs what CI runs (.ci/run): `npm ci` (which also builds the
+# native SO_ORIGINAL_DST addon with node-gyp when binding.gyp is there, hence
+# python3, make and g++) and `npm run build`. Both stages use the same Node
+# major, so the addon's ABI matches the runtime.
+ARG NODE_VERSION=24
+
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+RUN npm run build
+# Only what runs: no devDependencies, and an empty build/ when there is no addon.
+RUN npm prune --omit=dev --no-audit --no-fund && mkdir -p build
+
+FROM node:${NODE_VERSION}-bookworm-slim
+# iptables for `tlsmesh init`, the injected init step that writes the capture rules.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends iptables ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+ENV NODE_ENV=production
+WORKDIR /opt/tlsmesh
+COPY --from=build /src/package.json /src/package-lock.json ./
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/build ./build
+COPY --from=build /src/dist ./dist
+RUN chmod 0755 dist/proxy/src/main.js && ln -s /opt/tlsmesh/dist/proxy/src/main.js /usr/local/bin/tlsmesh
+# The sidecar's uid: `tlsmesh init` never redirects its traffic. The init step
+# runs as root through its own securityContext; nothing else needs root.
+USER 1337:1337
+ENTRYPOINT ["tlsmesh"]
+CMD ["--help"]
