@@ -123,9 +123,17 @@ export async function echoApp(port = 0): Promise<EchoApp> {
 }
 
 /** A TCP echo server that also reports half-close: on FIN it writes `<bytes>:eof` then ends. */
-export async function tcpEcho(): Promise<{ port: number; close(): Promise<void> }> {
+export interface TcpEcho {
+  port: number;
+  /** Called for every connection the app accepts. */
+  onConnection?: () => void;
+  close(): Promise<void>;
+}
+
+export async function tcpEcho(): Promise<TcpEcho> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer({ allowHalfOpen: true }, (s) => {
+    handle.onConnection?.();
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
     let n = 0;
@@ -138,7 +146,7 @@ export async function tcpEcho(): Promise<{ port: number; close(): Promise<void> 
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return {
+  const handle: TcpEcho = {
     port: (server.address() as net.AddressInfo).port,
     close: () =>
       new Promise((r) => {
@@ -146,4 +154,5 @@ export async function tcpEcho(): Promise<{ port: number; close(): Promise<void> 
         server.close(() => r());
       }),
   };
+  return handle;
 }

@@ -39,7 +39,7 @@ export interface PeerEvidence {
   /** Undefined when the peer sent no certificate. */
   leaf: CertFacts | undefined;
   /** The verdict of chain building and verification against the trust bundle. */
-  chain: { ok: true } | { ok: false; reason: ChainFailure; detail: string };
+  chain: { ok: true } | { ok: false; reason: ChainFailure | 'bad_svid'; detail: string };
   /** SPKI pins of every certificate of the verified chain (leaf, intermediates, anchor). */
   chainPins: readonly string[];
 }

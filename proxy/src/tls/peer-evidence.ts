@@ -3,7 +3,7 @@
 // certificate and cached; the per-handshake work is a few map lookups.
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
-import { verifyChain, type ChainFailure } from '../identity/chain.js';
+import { verifyChain } from '../identity/chain.js';
 import type { PeerEvidence } from '../identity/peer-check.js';
 import { certFacts, type CertFacts } from '../identity/x509.js';
 
@@ -48,14 +48,16 @@ export function chainVerdict(code: string | null | undefined): PeerEvidence['cha
       return { ok: false, reason: 'expired', detail: 'certificate has expired' };
     case 'CERT_NOT_YET_VALID':
       return { ok: false, reason: 'not_yet_valid', detail: 'certificate is not yet valid' };
+    case 'INVALID_PURPOSE':
+      return { ok: false, reason: 'bad_svid', detail: 'extended key usage does not allow this TLS role (INVALID_PURPOSE)' };
     default:
       return { ok: false, reason: 'untrusted', detail: `no valid chain to the trust bundle (${code})` };
   }
 }
 
-function chainDers(socket: TLSSocket): X509Certificate[] {
+function chainDers(detailed: DetailedPeerCertificate | undefined): X509Certificate[] {
   const out: X509Certificate[] = [];
-  let c: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  let c = detailed;
   const seen = new Set<string>();
   while (c && c.raw && !seen.has(c.fingerprint256) && out.length < 10) {
     seen.add(c.fingerprint256);
@@ -75,20 +77,24 @@ export interface EvidenceOptions {
 }
 
 export function evidenceFromSocket(socket: TLSSocket, o: EvidenceOptions): PeerEvidence {
+  let chain = chainVerdict((socket as unknown as { authorizationError?: string }).authorizationError);
+  const timeError = !chain.ok && (chain.reason === 'expired' || chain.reason === 'not_yet_valid');
+  const wantChain = o.needPins || (timeError && o.skewMs > 0);
+  // Node quirk: getPeerX509Certificate() drops the issuer links that a later
+  // getPeerCertificate(true) would return, so the detailed chain comes first.
+  const detailed = wantChain ? socket.getPeerCertificate(true) : undefined;
   const leafCert = socket.getPeerX509Certificate();
   if (!leafCert) return { leaf: undefined, chain: { ok: false, reason: 'untrusted', detail: 'no certificate' }, chainPins: [] };
   const leaf = o.cache.factsOf(leafCert);
-  let chain = chainVerdict((socket as unknown as { authorizationError?: string }).authorizationError);
   let chainPins: string[] = [];
-  const fp = leafCert.fingerprint256;
-  const timeError = !chain.ok && (chain.reason === 'expired' || chain.reason === 'not_yet_valid');
-  if (o.needPins || (timeError && o.skewMs > 0)) {
+  if (wantChain) {
+    const fp = leafCert.fingerprint256;
     const resumed = socket.isSessionReused();
     const cached = resumed ? o.cache.chainPinsOf(fp) : undefined;
     if (cached && !timeError) {
       chainPins = cached;
     } else {
-      const certs = chainDers(socket);
+      const certs = chainDers(detailed);
       if (timeError && o.skewMs > 0) chain = withinSkew(certs, o);
       chainPins = certs.map((c) => o.cache.factsOf(c).spkiPin);
       if (chain.ok && !resumed) o.cache.rememberChainPins(fp, chainPins);
@@ -102,5 +108,5 @@ function withinSkew(certs: X509Certificate[], o: EvidenceOptions): PeerEvidence[
   const [leaf, ...rest] = certs;
   if (!leaf) return { ok: false, reason: 'untrusted', detail: 'no certificate' };
   const r = verifyChain(leaf, rest, o.anchors, o.now, o.skewMs);
-  return r.ok ? { ok: true } : { ok: false, reason: r.reason as ChainFailure, detail: r.detail };
+  return r.ok ? { ok: true } : { ok: false, reason: r.reason, detail: r.detail };
 }
