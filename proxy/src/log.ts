@@ -16,17 +16,20 @@ export function createLogger(level: LogLevel = 'info', component = 'proxy'): Log
     },
     dest,
   );
+  destinations.set(logger, dest);
   // Flush what is buffered when the process ends on its own.
-  process.once('beforeExit', () => dest.flushSync());
+  process.once('beforeExit', () => flushLogger(logger));
   return logger;
 }
 
-/** Flush buffered log lines now (before process.exit). */
+const destinations = new WeakMap<Logger, ReturnType<typeof pino.destination>>();
+
+/** Write buffered log lines now (before process.exit). */
 export function flushLogger(logger: Logger): void {
   try {
-    logger.flush();
+    destinations.get(logger)?.flushSync();
   } catch {
-    // nothing to flush
+    // a full pipe or a closed stdout: nothing more can be written
   }
 }
 

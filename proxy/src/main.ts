@@ -55,18 +55,18 @@ async function main(argv: string[]): Promise<number> {
   return command.run(rest);
 }
 
+// A command returns its exit status when it is done; servers, watchers and
+// timers it leaves behind must not keep the process alive after that.
+// (stdout and stderr are synchronous for files and pipes on Linux.)
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (err: unknown) => {
     if (isInputError(err)) {
       process.stderr.write(`${oneLine(err)}\n`);
-      process.exitCode = 2;
-      return;
+      process.exit(2);
     }
     process.stderr.write(`tlsmesh: ${oneLine(err)}\n`);
     if (process.env.TLSMESH_DEBUG) console.error(err);
-    process.exitCode = 1;
+    process.exit(1);
   },
 );

@@ -131,7 +131,7 @@ export class Sidecar {
     const all = await Promise.all(listeners.map((l) => l.tracker.waitEmpty(deadline)));
     const cut = listeners.reduce((n, l) => n + l.tracker.size, 0);
     for (const l of listeners) l.tracker.destroyAll();
-    for (const l of this.outbound) l.closeIdlePeers();
+    for (const l of this.outbound) l.destroyPeers();
     await this.watch?.close();
     this.admin.close();
     this.o.log.info({ event: 'stopped', clean: all.every(Boolean), cut }, cut ? `drain deadline reached: closed ${cut} connections` : 'drained');

@@ -41,8 +41,6 @@ export async function run(args: string[]): Promise<number> {
       sidecar.drain().then(() => {
         flushLogger(log);
         resolve(0);
-        // Keep-alive agents and timers must not hold the process open after a drain.
-        setImmediate(() => process.exit(0));
       });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));

@@ -6,6 +6,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { InboundConfig } from '../config/index.js';
+import { TlsmeshError } from '../errors.js';
 import { formatHostPort, type HostPort } from '../config/index.js';
 import { originalDst } from '../capture/original-dst.js';
 import type { CredentialStore } from '../identity/credential-store.js';
@@ -182,7 +183,7 @@ export class InboundListener {
       }
       conn.result = 'plaintext';
       this.serve(raw, conn);
-      raw.resume();
+      if (this.http) raw.resume();
     });
     raw.resume();
   }
@@ -277,9 +278,10 @@ export class InboundListener {
     this.identityHeaders(req);
     if (this.tracker.closing(req.socket)) res.setHeader('connection', 'close');
     this.forwarder!.web(req, res, target, (err) => {
-      this.metrics.upstreamErrors.labels('inbound', kindOf(err)).inc();
+      // Our dialer counted its own failures (TLS to the app); count the rest here.
+      if (!(err instanceof TlsmeshError)) this.metrics.upstreamErrors.labels('inbound', kindOf(err)).inc();
       this.log.warn({ event: 'upstream_error', direction: 'inbound', listener: this.name, upstream: target, error: err.message }, 'app unreachable');
-      sendError(res, 502, `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+      sendError(res, 502, upstreamMessage(err));
     });
   }
 
@@ -291,7 +293,7 @@ export class InboundListener {
     }
     this.identityHeaders(req);
     this.forwarder!.ws(req, socket, head, target, (err) => {
-      this.metrics.upstreamErrors.labels('inbound', kindOf(err)).inc();
+      if (!(err instanceof TlsmeshError)) this.metrics.upstreamErrors.labels('inbound', kindOf(err)).inc();
       socket.destroy();
     });
   }
@@ -311,6 +313,12 @@ export class InboundListener {
       durationMs: this.g.clock() - conn.started,
     });
   }
+}
+
+/** The short body of a 502: our own errors say what happened, system errors give their code. */
+export function upstreamMessage(err: Error): string {
+  if (err instanceof TlsmeshError) return err.message;
+  return `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`;
 }
 
 export function kindOf(err: Error): 'connect' | 'reset' | 'timeout' | 'tls' {

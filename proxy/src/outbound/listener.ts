@@ -4,6 +4,7 @@ import net, { type Socket } from 'node:net';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { OutboundConfig } from '../config/index.js';
+import { TlsmeshError } from '../errors.js';
 import { formatHostPort, parseCidr, type HostPort } from '../config/index.js';
 import { originalDst } from '../capture/original-dst.js';
 import type { CredentialStore } from '../identity/credential-store.js';
@@ -18,7 +19,7 @@ import { DialingAgent } from '../http/dialing-agent.js';
 import { clientContext } from '../tls/contexts.js';
 import { compilePolicy } from '../tls/policy.js';
 import type { ListenerGlobals } from '../inbound/listener.js';
-import { kindOf } from '../inbound/listener.js';
+import { kindOf, upstreamMessage } from '../inbound/listener.js';
 import { MtlsDialer } from './dialer.js';
 import { cidrMatcher } from './mesh-networks.js';
 
@@ -105,8 +106,14 @@ export class OutboundListener {
     this.server.close();
   }
 
-  /** Drop pooled keep-alive connections to peers (drain, identity rotation). */
+  /** Drop idle pooled keep-alive connections to peers (drain, identity rotation); busy ones finish first. */
   closeIdlePeers(): void {
+    if (!this.agent) return;
+    for (const sockets of Object.values(this.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
+  }
+
+  /** After the drain deadline: everything goes. */
+  destroyPeers(): void {
     this.agent?.destroy();
   }
 
@@ -198,9 +205,10 @@ export class OutboundListener {
     const fwd = t.mesh ? this.forwarder! : this.plainForwarder!;
     fwd.web(req, res, t.url, (err) => {
       const refused = err.name === 'PeerRefusedError';
-      if (!refused) this.metrics.upstreamErrors.labels('outbound', kindOf(err)).inc();
+      // The dialer counted its own failures (handshakes, connects); count the rest here.
+      if (!(err instanceof TlsmeshError)) this.metrics.upstreamErrors.labels('outbound', kindOf(err)).inc();
       this.log.warn({ event: 'upstream_error', direction: 'outbound', listener: this.name, upstream: t.url, error: err.message }, refused ? 'peer refused' : 'peer unreachable');
-      sendError(res, 502, refused ? err.message : `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+      sendError(res, 502, upstreamMessage(err));
     });
   }
 
