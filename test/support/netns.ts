@@ -77,12 +77,13 @@ export class Proc {
   get stderr(): string {
     return this.err;
   }
-  /** Wait until stdout matches (the process prints when it is ready). */
-  waitFor(re: RegExp, deadlineMs = 15_000): Promise<RegExpMatchArray> {
-    return eventually(`${re} in the output of ${this.child.spawnargs.join(' ')} (stderr: ${this.err.trim()})`, () => {
+  /** Wait until the output matches (the process prints when it is ready). */
+  waitFor(re: RegExp, opts: { stream?: 'stdout' | 'stderr'; deadlineMs?: number } = {}): Promise<RegExpMatchArray> {
+    const what = `${re} in the ${opts.stream ?? 'stdout'} of ${this.child.spawnargs.join(' ')}`;
+    return eventually(what, () => {
       if (this.child.exitCode !== null) throw new Error(`exited ${this.child.exitCode}: ${this.err.trim()}`);
-      return this.out.match(re) ?? undefined;
-    }, deadlineMs);
+      return (opts.stream === 'stderr' ? this.err : this.out).match(re) ?? undefined;
+    }, opts.deadlineMs ?? 15_000);
   }
   async stop(): Promise<void> {
     if (this.child.exitCode !== null || this.child.signalCode !== null) return;
@@ -146,10 +147,10 @@ export class Lab {
     return ns;
   }
 
-  /** A veth pair between two namespaces, `ifname` on both ends, each with its address (CIDR). */
-  async link(a: Netns, aAddr: string, b: Netns, bAddr: string, ifname = 'eth0'): Promise<void> {
-    await a.ip('link', 'add', ifname, 'type', 'veth', 'peer', 'name', ifname, 'netns', b.name);
-    for (const [ns, addr] of [[a, aAddr], [b, bAddr]] as const) {
+  /** A veth pair between two namespaces (`aIf` in a, `bIf` in b), each end with its address (CIDR). */
+  async link(a: Netns, aAddr: string, b: Netns, bAddr: string, aIf = 'eth0', bIf = aIf): Promise<void> {
+    await a.ip('link', 'add', aIf, 'type', 'veth', 'peer', 'name', bIf, 'netns', b.name);
+    for (const [ns, addr, ifname] of [[a, aAddr, aIf], [b, bAddr, bIf]] as const) {
       await ns.ip('addr', 'add', addr, 'dev', ifname);
       await ns.ip('link', 'set', ifname, 'up');
     }
