@@ -31,15 +31,15 @@ export function familiesFor(ipv6: Ipv6Choice): Family[] {
   return ipv6 === 'on' || (ipv6 === 'auto' && ipv6Enabled()) ? [4, 6] : [4];
 }
 
-async function resolveBackend(choice: BackendChoice): Promise<Backend> {
-  if (choice !== 'auto') return choice;
+/** The backend auto picks; throws when neither works (not root, no iptables). */
+async function autoBackend(): Promise<Backend> {
   const backend = chooseBackend(await Promise.all(BACKENDS.map(backendUse)));
   if (!backend) throw new CaptureError('iptables: neither iptables-nft nor iptables-legacy works here (root with NET_ADMIN? iptables installed?)');
   return backend;
 }
 
 export async function applyCapture(options: CaptureOptions, choice: BackendChoice, ipv6: Ipv6Choice): Promise<Outcome> {
-  const backend = await resolveBackend(choice);
+  const backend = choice === 'auto' ? await autoBackend() : choice;
   const outcome: Outcome = { backend, families: [], warnings: [] };
   for (const family of familiesFor(ipv6)) {
     const t = tables(backend, family);
@@ -74,6 +74,7 @@ export async function applyCapture(options: CaptureOptions, choice: BackendChoic
 export async function cleanCapture(choice: BackendChoice, ipv6: Ipv6Choice): Promise<Outcome> {
   const outcome: Outcome = { families: [], warnings: [] };
   const families: Family[] = ipv6 === 'off' ? [4] : [4, 6];
+  if (choice === 'auto') await autoBackend(); // fails loudly rather than "removed 0" when nothing can be read
   for (const backend of choice === 'auto' ? BACKENDS : [choice]) {
     const removed = await cleanBackend(backend, families, choice === 'auto');
     for (const r of removed) {
