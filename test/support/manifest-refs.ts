@@ -103,3 +103,36 @@ export function referenceProblems(objects: K8sObject[], opts: { externalNamespac
   }
   return problems;
 }
+
+/**
+ * A minimal kustomize, for machines without kubectl: resources (files), a
+ * configMapGenerator from files (no hash suffix), `labels` without selectors,
+ * and `images`. The deploy tests compare it with `kubectl kustomize` wherever
+ * kubectl is there, so it cannot drift unnoticed.
+ */
+export function miniKustomize(dir: string, read: (path: string) => string, parse: (text: string) => K8sObject[]): K8sObject[] {
+  const k = parse(read(`${dir}/kustomization.yaml`))[0] as unknown as {
+    resources?: string[];
+    configMapGenerator?: { name: string; namespace?: string; files: string[]; options?: { labels?: Record<string, string> } }[];
+    labels?: { pairs: Record<string, string>; includeSelectors?: boolean }[];
+    images?: { name: string; newName?: string; newTag?: string }[];
+  };
+  const out: K8sObject[] = (k.resources ?? []).flatMap((r) => parse(read(`${dir}/${r}`)));
+  for (const g of k.configMapGenerator ?? []) {
+    const data = Object.fromEntries(g.files.map((f) => {
+      const [key, path] = f.includes('=') ? f.split('=') : [f.split('/').pop()!, f];
+      return [key!, read(`${dir}/${path}`)];
+    }));
+    out.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: g.name, ...(g.namespace ? { namespace: g.namespace } : {}), ...(g.options?.labels ? { labels: { ...g.options.labels } } : {}) }, data });
+  }
+  for (const o of out) {
+    for (const l of k.labels ?? []) o.metadata.labels = { ...o.metadata.labels, ...l.pairs };
+    const spec = o.spec?.template?.spec;
+    for (const c of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]) {
+      const [name, tag] = String(c.image).split(':');
+      const img = (k.images ?? []).find((i) => i.name === name);
+      if (img) c.image = `${img.newName ?? name}:${img.newTag ?? tag ?? 'latest'}`;
+    }
+  }
+  return out;
+}
