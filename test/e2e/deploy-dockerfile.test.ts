@@ -88,7 +88,7 @@ describe('Dockerfile', () => {
           if (src === '/src/build') expect(run(build)).toContain('mkdir -p build');
         } else if (src === '.') {
           // The whole context: what the build needs must be in it.
-          for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'proxy', 'injector', ...(existsSync(join(ROOT, 'binding.gyp')) ? ['binding.gyp'] : [])]) {
+          for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'proxy', 'injector', ...(existsSync(join(ROOT, 'binding.gyp')) ? ['binding.gyp', 'native'] : [])]) {
             expect(existsSync(join(ROOT, f)), f).toBe(true);
             expect(isIgnored(f), `${f} is in .dockerignore`).toBe(false);
           }
