@@ -6,8 +6,8 @@ export interface Flow {
   /** `src:port>dst:port` */
   key: string;
   payload: Buffer;
-  /** A FIN or RST was sent in this direction. */
-  closed: boolean;
+  fin: boolean;
+  rst: boolean;
 }
 
 /** TCP payload per direction, in capture order (a veth neither drops nor reorders). */
@@ -18,7 +18,7 @@ export function tcpFlows(pcap: Buffer): Flow[] {
   if (!le && pcap.readUInt32BE(0) !== 0xa1b2c3d4 && pcap.readUInt32BE(0) !== 0xa1b23c4d) throw new Error('not a pcap file');
   const u32 = (o: number) => (le ? pcap.readUInt32LE(o) : pcap.readUInt32BE(o));
   if (u32(20) !== 1) throw new Error(`link type ${u32(20)}, expected Ethernet (1)`);
-  const flows = new Map<string, { parts: Buffer[]; closed: boolean }>();
+  const flows = new Map<string, { parts: Buffer[]; fin: boolean; rst: boolean }>();
   for (let off = 24; off + 16 <= pcap.length; ) {
     const caplen = u32(off + 8);
     const frame = pcap.subarray(off + 16, off + 16 + caplen);
@@ -33,12 +33,23 @@ export function tcpFlows(pcap: Buffer): Flow[] {
     const payload = tcp.subarray(dataOff);
     const addr = (o: number) => `${ip[o]}.${ip[o + 1]}.${ip[o + 2]}.${ip[o + 3]}`;
     const key = `${addr(12)}:${tcp.readUInt16BE(0)}>${addr(16)}:${tcp.readUInt16BE(2)}`;
-    const flow = flows.get(key) ?? { parts: [], closed: false };
+    const flow = flows.get(key) ?? { parts: [], fin: false, rst: false };
     flows.set(key, flow);
     if (payload.length > 0) flow.parts.push(Buffer.from(payload));
-    if (tcp[13]! & 0x05) flow.closed = true; // FIN or RST
+    flow.fin ||= (tcp[13]! & 0x01) !== 0;
+    flow.rst ||= (tcp[13]! & 0x04) !== 0;
   }
-  return [...flows].map(([key, f]) => ({ key, payload: Buffer.concat(f.parts), closed: f.closed }));
+  return [...flows].map(([key, f]) => ({ key, payload: Buffer.concat(f.parts), fin: f.fin, rst: f.rst }));
+}
+
+/** Every connection in the capture is over: reset, or FIN in both directions. */
+export function allClosed(flows: Flow[]): boolean {
+  const byKey = new Map(flows.map((f) => [f.key, f]));
+  return flows.every((f) => {
+    const [src, dst] = f.key.split('>');
+    const back = byKey.get(`${dst}>${src}`);
+    return f.rst || back?.rst || (f.fin && (back === undefined || back.fin));
+  });
 }
 
 export interface TlsRecord {
