@@ -94,7 +94,7 @@ export async function eventually<T>(check: () => T | undefined | false | Promise
       last = err;
     }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 2));
   }
 }
 
