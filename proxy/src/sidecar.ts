@@ -11,6 +11,8 @@ import { createMetrics, type Metrics } from './metrics.js';
 import { InboundListener, type ListenerGlobals } from './inbound/listener.js';
 import { OutboundListener } from './outbound/listener.js';
 import { AdminServer, type AdminHandler } from './admin/server.js';
+import type { RecycleCause } from './net/tracker.js';
+import { needsRecycle, rotationWarnings } from './identity/rotation-checks.js';
 
 export interface SidecarOptions {
   config: FrozenProxyConfig;
@@ -28,6 +30,11 @@ export class Sidecar {
   readonly outbound: OutboundListener[];
   readonly admin: AdminServer;
   private watch: Watch | undefined;
+  private ticker: NodeJS.Timeout | undefined;
+  private expiryWarned: 'expiring' | 'expired' | undefined;
+  private readonly agentRecycledSeen = new Map<OutboundListener, number>();
+  /** Every pin configured on a listener: our own new identity should still match them (peers likely share them). */
+  private readonly pins: string[];
   private draining = false;
   private readonly clock: () => number;
 
@@ -53,6 +60,7 @@ export class Sidecar {
     };
     this.inbound = cfg.inbound.map((c, i) => new InboundListener(c, i, g, this.store, this.metrics, o.log));
     this.outbound = cfg.outbound.map((c, i) => new OutboundListener(c, i, g, this.store, this.metrics, o.log));
+    this.pins = [...cfg.inbound.flatMap((l) => l.pins ?? []), ...cfg.outbound.flatMap((l) => l.pins ?? [])];
     this.store.subscribe((next, prev) => this.onCredentials(next, prev));
     this.admin = new AdminServer({
       listen: cfg.admin.listen,
@@ -78,6 +86,8 @@ export class Sidecar {
       fast: () => this.store.current === undefined,
       log: this.o.log,
     });
+    this.ticker = setInterval(() => this.tick(), 1000);
+    this.ticker.unref();
     this.o.log.info(
       {
         event: 'started',
@@ -110,10 +120,60 @@ export class Sidecar {
     return { ready: true };
   }
 
-  private onCredentials(next: Credentials, _prev: Credentials | undefined): void {
+  private onCredentials(next: Credentials, prev: Credentials | undefined): void {
+    // Warnings come before the new material is used, so the log says it first.
+    for (const w of rotationWarnings(next, prev, this.pins)) {
+      this.metrics.trustWarnings.labels(w.kind).inc();
+      this.o.log.warn({ event: 'rotation_warning', kind: w.kind, generation: next.generation }, w.message);
+    }
     for (const l of this.inbound) l.onCredentials(next);
     this.metrics.identityExpiry.set(Math.floor(next.leaf.notAfter / 1000));
     this.metrics.identityReady.set(1);
+    this.expiryWarned = undefined;
+    if (prev && needsRecycle(next, prev)) {
+      const n = this.recycle((generation) => generation < next.generation, 'identity_rotated', false);
+      if (n) this.o.log.info({ event: 'recycle', cause: 'identity_rotated', connections: n, generation: next.generation }, 'connections opened under the previous identity will close after their current request');
+    }
+  }
+
+  private recycle(pick: (generation: number, peerNotAfter: number | undefined) => boolean, cause: RecycleCause, closeIdleHttp: boolean): number {
+    const now = this.clock();
+    let n = 0;
+    for (const l of this.inbound) {
+      const k = l.recycle(pick, closeIdleHttp);
+      if (k) this.metrics.recycled.labels('inbound', cause).inc(k);
+      n += k;
+    }
+    for (const l of this.outbound) {
+      const k = l.recycle(pick, now);
+      if (k) this.metrics.recycled.labels('outbound', cause).inc(k);
+      n += k;
+    }
+    return n;
+  }
+
+  /** Once a second: connections whose peer certificate expired, pooled sockets gone stale, identity expiry. */
+  private tick(): void {
+    const now = this.clock();
+    this.recycle((_g, peerNotAfter) => peerNotAfter !== undefined && peerNotAfter <= now, 'peer_expired', true);
+    for (const l of this.outbound) {
+      const total = l.agentRecycled;
+      const seen = this.agentRecycledSeen.get(l) ?? 0;
+      if (total > seen) this.metrics.recycled.labels('outbound', 'identity_rotated').inc(total - seen);
+      this.agentRecycledSeen.set(l, total);
+    }
+    const creds = this.store.current;
+    if (!creds) return;
+    const { notBefore, notAfter } = creds.leaf;
+    const left = notAfter - now;
+    const threshold = (notAfter - notBefore) * this.o.config.identity.expiryWarningRatio;
+    const state = left <= 0 ? 'expired' : left <= threshold ? 'expiring' : undefined;
+    if (state && this.expiryWarned !== state) {
+      this.expiryWarned = state;
+      this.metrics.trustWarnings.labels(state === 'expired' ? 'identity_expired' : 'identity_expiring').inc();
+      const msg = state === 'expired' ? 'the identity has expired and no renewal arrived: not ready' : `less than ${Math.round(this.o.config.identity.expiryWarningRatio * 100)}% of the identity's lifetime is left and no renewal arrived`;
+      this.o.log[state === 'expired' ? 'error' : 'warn']({ event: `identity_${state}`, spiffeId: creds.spiffeId.toString(), notAfter: new Date(notAfter).toISOString(), secondsLeft: Math.round(left / 1000) }, msg);
+    }
   }
 
   /** SIGTERM: refuse new connections, let in-flight work finish within drainSeconds, close idle keep-alives. */
@@ -133,6 +193,7 @@ export class Sidecar {
     for (const l of listeners) l.tracker.destroyAll();
     for (const l of this.outbound) l.destroyPeers();
     await this.watch?.close();
+    clearInterval(this.ticker);
     this.admin.close();
     this.o.log.info({ event: 'stopped', clean: all.every(Boolean), cut }, cut ? `drain deadline reached: closed ${cut} connections` : 'drained');
   }

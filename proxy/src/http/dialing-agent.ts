@@ -3,6 +3,7 @@
 // ever reaches a refused peer.
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { DialTarget, MtlsDialer } from '../outbound/dialer.js';
 
 export interface DialingAgentOptions {
@@ -12,11 +13,39 @@ export interface DialingAgentOptions {
 }
 
 export class DialingAgent extends https.Agent {
+  /** Sockets dropped because their certificates rotated or expired. */
+  recycled = 0;
+
   constructor(
     private readonly dialer: MtlsDialer,
     private readonly opts: DialingAgentOptions = {},
   ) {
     super({ keepAlive: true, maxFreeSockets: opts.maxFreeSockets ?? 256, scheduling: 'lifo' });
+  }
+
+  /** Called by Node when a request finished: a stale socket is closed instead of pooled. */
+  override keepSocketAlive(socket: Duplex): boolean {
+    if (this.dialer.isStale(socket as TLSSocket, Date.now())) {
+      this.recycled += 1;
+      return false;
+    }
+    // Node's Agent returns true (keep) or false; @types/node declares void.
+    return (super.keepSocketAlive(socket as Parameters<https.Agent['keepSocketAlive']>[0]) as unknown as boolean) !== false;
+  }
+
+  /** Close idle pooled sockets that are stale (client side: no race with a request in flight). */
+  dropStale(now: number): number {
+    let n = 0;
+    for (const sockets of Object.values(this.freeSockets)) {
+      for (const s of sockets ?? []) {
+        if (this.dialer.isStale(s as TLSSocket, now)) {
+          s.destroy();
+          n += 1;
+        }
+      }
+    }
+    this.recycled += n;
+    return n;
   }
 
   // Node's Agent supports the callback form: return nothing, call back later.

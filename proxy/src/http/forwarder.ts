@@ -13,6 +13,8 @@ export interface ForwarderOptions {
   agent: Agent;
   /** Add X-Forwarded-For/-Port/-Proto/-Host (inbound). */
   xfwd: boolean;
+  /** True when this connection is being recycled: the response must say `Connection: close`. */
+  closing?: (req: IncomingMessage) => boolean;
 }
 
 export function createForwarder(o: ForwarderOptions): Forwarder {
@@ -20,6 +22,15 @@ export function createForwarder(o: ForwarderOptions): Forwarder {
   // Errors are delivered to the per-call callbacks; this keeps a stray one from
   // becoming an uncaught 'error' event.
   proxy.on('error', () => {});
+  // http-proxy copies the app's `Connection` header (or sets keep-alive); a
+  // recycled connection must tell the client it closes, or the client would
+  // send its next request into a closing socket.
+  if (o.closing) {
+    const closing = o.closing;
+    proxy.on('proxyRes', (proxyRes: IncomingMessage, req: IncomingMessage) => {
+      if (closing(req)) proxyRes.headers.connection = 'close';
+    });
+  }
   return {
     web(req, res, target, onError) {
       proxy.web(req, res, { target }, onError);

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CredentialError, oneLine } from '../errors.js';
 import type { Logger } from '../log.js';
-import { anchorInfoOf, chainsTo, fingerprintOf, parseBundle, validateCandidate, type Credentials } from './credentials.js';
+import { anchorInfoOf, fingerprintOf, parseBundle, validateCandidate, type Credentials } from './credentials.js';
 import { readSecretDir } from './secret-dir.js';
 
 export type ReloadResult = 'ok' | 'error' | 'unchanged' | 'absent';
@@ -143,10 +143,8 @@ export class CredentialStore {
       this.fail(err as CredentialError, trigger);
       return false;
     }
+    // Subscribers warn (and count) when our own identity does not chain to it.
     const next = validateWithAnchors(prev, bundle, anchors, this.generation + 1, this.clock());
-    if (!chainsTo(prev, anchors)) {
-      this.o.log.warn({ event: 'trust_bundle_excludes_own_identity', spiffeId: prev.spiffeId.toString() }, 'new trust bundle accepted, but the current identity does not chain to it: peers using this bundle will refuse us');
-    }
     this.publish(next, 'bundle', trigger);
     return true;
   }

@@ -42,6 +42,7 @@ interface Conn {
   result: 'ok' | 'refused' | 'error' | 'plaintext';
   reason?: string;
   generation: number;
+  peerNotAfter?: number;
 }
 
 const TLS_HANDSHAKE_RECORD = 0x16;
@@ -89,14 +90,15 @@ export class InboundListener {
       handshakeTimeout: g.handshakeTimeoutMs,
       minVersion: tlsVersion(g.minVersion),
       ALPNProtocols: cfg.protocol === 'http' ? ['http/1.1'] : undefined,
-      allowHalfOpen: true,
+      // Half-close is a tcp feature; an http connection ends as a whole.
+      allowHalfOpen: cfg.protocol === 'tcp',
     });
     this.tlsServer.on('secureConnection', (s: TLSSocket) => this.onSecure(s));
     this.tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, s: TLSSocket) => this.onTlsError(err, s));
-    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (raw) => this.onConnection(raw));
+    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: cfg.protocol === 'tcp' }, (raw) => this.onConnection(raw));
     this.server.on('error', (err) => log.error({ event: 'listener_error', listener: this.name, error: err.message }, 'listener error'));
     if (cfg.protocol === 'http') {
-      this.forwarder = createForwarder({ agent: this.app.agent, xfwd: true });
+      this.forwarder = createForwarder({ agent: this.app.agent, xfwd: true, closing: (req) => this.tracker.closing(req.socket) });
       this.http = createHttpFront({
         direction: 'inbound',
         listener: this.name,
@@ -127,6 +129,12 @@ export class InboundListener {
     this.tlsServer.setSecureContext(serverContextOptions(creds, this.g.minVersion));
     this.cache.clearChains();
     this.generation = creds.generation;
+  }
+
+  /** Recycle connections a rotated or expired certificate no longer covers. */
+  recycle(pick: (generation: number, peerNotAfter: number | undefined) => boolean, closeIdleHttp: boolean): number {
+    const grace = this.cfg.recycleGraceSeconds;
+    return this.tracker.recycle(pick, { tcpGraceMs: grace === undefined || grace === 0 ? undefined : grace * 1000, closeIdleHttp });
   }
 
   stopAccepting(): void {
@@ -216,6 +224,7 @@ export class InboundListener {
     this.metrics.handshakeOk('inbound', s.isSessionReused());
     conn.result = 'ok';
     conn.peer = decision.id.toString();
+    conn.peerNotAfter = decision.leaf.notAfter;
     if (this.cfg.protocol === 'http') conn.xfcc = `By=${creds.spiffeId.toString()};Hash=${decision.leaf.sha256};URI=${conn.peer}`;
     this.serve(s, conn);
   }
@@ -235,7 +244,7 @@ export class InboundListener {
 
   private serve(s: Socket, conn: Conn): void {
     this.conns.set(s, conn);
-    this.tracker.add(s, conn.generation);
+    this.tracker.add(s, conn.generation, conn.peerNotAfter);
     s.once('close', () => this.tracker.delete(s));
     if (this.http) {
       this.tracker.markHttp(s);
@@ -276,7 +285,6 @@ export class InboundListener {
     const target = this.targetUrl(req);
     if (!target) return sendError(res, 502, 'no upstream');
     this.identityHeaders(req);
-    if (this.tracker.closing(req.socket)) res.setHeader('connection', 'close');
     this.forwarder!.web(req, res, target, (err) => {
       // Our dialer counted its own failures (TLS to the app); count the rest here.
       if (!(err instanceof TlsmeshError)) this.metrics.upstreamErrors.labels('inbound', kindOf(err)).inc();

@@ -1,14 +1,26 @@
 // The open connections of one listener: counted for metrics, walked for
-// SIGTERM drain and certificate recycling.
+// SIGTERM drain and for recycling when a certificate they rely on rotates or
+// expires.
 import type { Socket } from 'node:net';
 
 interface Entry {
   /** In-flight HTTP requests on this connection (tcp: undefined). */
   inflight?: number;
-  /** Close after the in-flight requests finish (drain, recycling). */
-  closeWhenIdle?: boolean;
+  /** Recycling: responses from now on say `Connection: close` (Node then closes the connection after them). */
+  closeNext?: boolean;
+  /** SIGTERM: close as soon as the in-flight requests are done. */
+  draining?: boolean;
+  /** The credentials generation the connection was authenticated under. */
   generation: number;
+  /** notAfter of the peer's certificate (ms), when there is a peer certificate. */
+  peerNotAfter?: number;
+  /** A tcp close is already scheduled. */
+  closing?: boolean;
 }
+
+export type RecycleCause = 'identity_rotated' | 'peer_expired';
+
+const FORCE_CLOSE_AFTER_END_MS = 5_000;
 
 export class ConnTracker {
   private readonly conns = new Map<Socket, Entry>();
@@ -18,8 +30,14 @@ export class ConnTracker {
     return this.conns.size;
   }
 
-  add(socket: Socket, generation: number): void {
-    this.conns.set(socket, { generation });
+  add(socket: Socket, generation: number, peerNotAfter?: number): void {
+    this.conns.set(socket, { generation, peerNotAfter });
+  }
+
+  /** The peer became known (outbound tcp: after the dial). */
+  setPeer(socket: Socket, peerNotAfter: number | undefined): void {
+    const e = this.conns.get(socket);
+    if (e) e.peerNotAfter = peerNotAfter;
   }
 
   delete(socket: Socket): void {
@@ -35,51 +53,66 @@ export class ConnTracker {
     return this.conns.has(socket);
   }
 
+  /** A request arrived; true when its response must say `Connection: close`. */
   requestStarted(socket: Socket): boolean {
     const e = this.conns.get(socket);
     if (!e) return false;
     e.inflight = (e.inflight ?? 0) + 1;
-    return e.closeWhenIdle === true;
+    return e.closeNext === true || e.draining === true;
   }
 
   requestFinished(socket: Socket): void {
     const e = this.conns.get(socket);
     if (!e) return;
     e.inflight = Math.max(0, (e.inflight ?? 1) - 1);
-    if (e.closeWhenIdle && e.inflight === 0) socket.end();
+    if (e.draining && e.inflight === 0) socket.destroySoon();
   }
 
   /** Should responses on this connection say `Connection: close`? */
   closing(socket: Socket): boolean {
-    return this.conns.get(socket)?.closeWhenIdle === true;
-  }
-
-  /**
-   * Ask connections to finish: http ones close now when idle, else after their
-   * in-flight requests; tcp ones are left to end by themselves unless `tcpToo`.
-   * `filter` picks connections (e.g. those of an older generation).
-   */
-  closeGracefully(filter: (generation: number) => boolean = () => true, tcpToo = false): number {
-    let n = 0;
-    for (const [socket, e] of this.conns) {
-      if (!filter(e.generation) || e.closeWhenIdle) continue;
-      if (e.inflight === undefined) {
-        if (tcpToo) {
-          socket.end();
-          n += 1;
-        }
-        continue;
-      }
-      e.closeWhenIdle = true;
-      n += 1;
-      if (e.inflight === 0) socket.end();
-    }
-    return n;
+    const e = this.conns.get(socket);
+    return e !== undefined && (e.closeNext === true || e.draining === true);
   }
 
   markHttp(socket: Socket): void {
     const e = this.conns.get(socket);
     if (e && e.inflight === undefined) e.inflight = 0;
+  }
+
+  /** SIGTERM: http connections close now when idle, else after their in-flight requests; tcp ones are left to finish. */
+  closeGracefully(): void {
+    for (const [socket, e] of this.conns) {
+      if (e.inflight === undefined || e.draining) continue;
+      e.draining = true;
+      if (e.inflight === 0) socket.destroySoon();
+    }
+  }
+
+  /**
+   * Recycle the connections `pick` selects: http ones answer their next
+   * response with `Connection: close` and close after it — an idle one is not
+   * closed under a client that may be sending on it at this very moment (the
+   * keep-alive race), unless `closeIdleHttp` (its peer is no longer valid
+   * anyway); tcp ones are closed after `tcpGraceMs`, or left alone when it is
+   * undefined.
+   */
+  recycle(pick: (generation: number, peerNotAfter: number | undefined) => boolean, o: { tcpGraceMs?: number; closeIdleHttp: boolean }): number {
+    let n = 0;
+    for (const [socket, e] of this.conns) {
+      if (e.closeNext || e.draining || e.closing || !pick(e.generation, e.peerNotAfter)) continue;
+      if (e.inflight === undefined) {
+        if (o.tcpGraceMs === undefined) continue;
+        e.closing = true;
+        n += 1;
+        const t = setTimeout(() => endThenDestroy(socket), o.tcpGraceMs);
+        t.unref();
+        continue;
+      }
+      e.closeNext = true;
+      n += 1;
+      if (e.inflight === 0 && o.closeIdleHttp) socket.destroySoon();
+    }
+    return n;
   }
 
   waitEmpty(timeoutMs: number): Promise<boolean> {
@@ -96,4 +129,11 @@ export class ConnTracker {
   destroyAll(): void {
     for (const socket of this.conns.keys()) socket.destroy();
   }
+}
+
+function endThenDestroy(socket: Socket): void {
+  socket.end();
+  const t = setTimeout(() => socket.destroy(), FORCE_CLOSE_AFTER_END_MS);
+  t.unref();
+  socket.once('close', () => clearTimeout(t));
 }

@@ -50,7 +50,13 @@ export type DialCallback = (err: Error | null, socket?: TLSSocket, decision?: Pe
 
 const MAX_SESSIONS = 1024;
 
+interface SocketMeta {
+  generation: number;
+  peerNotAfter: number;
+}
+
 export class MtlsDialer {
+  private readonly meta = new WeakMap<TLSSocket, SocketMeta>();
   private readonly sessions = new Map<string, CachedSession>();
   private readonly cache = new PeerCache();
   private generation = -1;
@@ -132,6 +138,7 @@ export class MtlsDialer {
         return;
       }
       if (!resumed) fullEvidence = evidence;
+      this.meta.set(socket, { generation: creds.generation, peerNotAfter: decision.leaf.notAfter });
       if (this.o.countHandshakes) this.o.metrics.handshakeOk(this.o.direction, resumed);
       finish(null, decision);
     });
@@ -142,6 +149,18 @@ export class MtlsDialer {
       this.sessions.set(key, { session, evidence, generation: creds.generation });
     });
     return socket;
+  }
+
+  /** Opened under an older credentials generation, or its peer's certificate has expired. */
+  isStale(socket: TLSSocket, now: number): boolean {
+    const m = this.meta.get(socket);
+    if (!m) return false;
+    const current = this.o.context()?.generation ?? m.generation;
+    return m.generation !== current || m.peerNotAfter <= now;
+  }
+
+  peerNotAfter(socket: TLSSocket): number | undefined {
+    return this.meta.get(socket)?.peerNotAfter;
   }
 
   private countRefused(reason: RefusalReason): void {

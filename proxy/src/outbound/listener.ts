@@ -71,12 +71,13 @@ export class OutboundListener {
       listener: this.name,
     });
     this.inMesh = cfg.meshNetworks ? cidrMatcher(cfg.meshNetworks.map((c) => parseCidr(c)!)) : () => true;
-    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => this.onConnection(s));
+    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: cfg.protocol === 'tcp' }, (s) => this.onConnection(s));
     this.server.on('error', (err) => log.error({ event: 'listener_error', listener: this.name, error: err.message }, 'listener error'));
     if (cfg.protocol === 'http') {
       this.agent = new DialingAgent(this.dialer, { servername: cfg.serverName, alpn: ['http/1.1'] });
-      this.forwarder = createForwarder({ agent: this.agent, xfwd: false });
-      if (cfg.meshNetworks) this.plainForwarder = createForwarder({ agent: new http.Agent({ keepAlive: true }), xfwd: false });
+      const closing = (req: IncomingMessage) => this.tracker.closing(req.socket);
+      this.forwarder = createForwarder({ agent: this.agent, xfwd: false, closing });
+      if (cfg.meshNetworks) this.plainForwarder = createForwarder({ agent: new http.Agent({ keepAlive: true }), xfwd: false, closing });
       this.http = createHttpFront({
         direction: 'outbound',
         listener: this.name,
@@ -104,6 +105,22 @@ export class OutboundListener {
   stopAccepting(): void {
     this.listening = false;
     this.server.close();
+  }
+
+  /**
+   * Recycle what a rotated or expired certificate no longer covers: tcp
+   * connections (after recycleGraceSeconds, when set) and pooled mTLS
+   * connections to peers (idle ones now, busy ones after their response).
+   */
+  recycle(pick: (generation: number, peerNotAfter: number | undefined) => boolean, now: number): number {
+    if (this.agent) return this.agent.dropStale(now);
+    const grace = this.cfg.recycleGraceSeconds;
+    return this.tracker.recycle(pick, { tcpGraceMs: grace === undefined || grace === 0 ? undefined : grace * 1000, closeIdleHttp: false });
+  }
+
+  /** Pooled peer connections closed instead of reused because they were stale. */
+  get agentRecycled(): number {
+    return this.agent?.recycled ?? 0;
   }
 
   /** Drop idle pooled keep-alive connections to peers (drain, identity rotation); busy ones finish first. */
@@ -176,6 +193,7 @@ export class OutboundListener {
       }
       conn.result = 'ok';
       conn.peer = decision?.id.toString();
+      this.tracker.setPeer(app, decision?.leaf.notAfter);
       if (app.destroyed) {
         peer.destroy();
         return;
@@ -201,7 +219,6 @@ export class OutboundListener {
   private forwardRequest(req: IncomingMessage, res: ServerResponse): void {
     const t = this.targetOf(req);
     if (!t) return sendError(res, 502, 'no upstream');
-    if (this.tracker.closing(req.socket)) res.setHeader('connection', 'close');
     const fwd = t.mesh ? this.forwarder! : this.plainForwarder!;
     fwd.web(req, res, t.url, (err) => {
       const refused = err.name === 'PeerRefusedError';
