@@ -34,7 +34,7 @@ export async function run(args: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     process.on('SIGHUP', () => {
       log.info({ event: 'sighup' }, 'SIGHUP: reloading identity and trust bundle');
-      void sidecar.reload('SIGHUP');
+      void sidecar.reload('SIGHUP').then((result) => log.info({ event: 'reload', trigger: 'SIGHUP', result }, `SIGHUP reload: ${String(result)}`));
     });
     const stop = (signal: string) => {
       log.info({ event: 'signal', signal }, `${signal}: draining`);
