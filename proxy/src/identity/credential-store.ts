@@ -108,7 +108,10 @@ export class CredentialStore {
     const cert = snap.files.get('tls.crt');
     const key = snap.files.get('tls.key');
     const fingerprint = fingerprintOf({ cert, key, bundle });
-    if (fingerprint === this.lastAttempt && !this.lastAttemptTimeBound) return 'unchanged';
+    const retry = fingerprint === this.lastAttempt;
+    // The same bytes as last time: nothing to do, unless they failed for a
+    // reason time can cure (not yet valid), which is tried again quietly.
+    if (retry && !this.lastAttemptTimeBound) return 'unchanged';
     this.lastAttempt = fingerprint;
     this.lastAttemptTimeBound = false;
     const now = this.clock();
@@ -123,7 +126,8 @@ export class CredentialStore {
       return 'ok';
     } catch (err) {
       const e = err instanceof CredentialError ? err : new CredentialError(oneLine(err), { cause: err });
-      this.lastAttemptTimeBound = /expired|not yet valid/.test(e.message);
+      this.lastAttemptTimeBound = /not yet valid/.test(e.message);
+      if (retry) return 'unchanged';
       // A new trust bundle on its own is still worth taking (CA rotation), even
       // when the identity beside it is refused or unchanged.
       if (this.o.trustBundle && bundle && this.creds && bundle.toString('utf8') !== this.creds.bundlePem && this.tryBundleOnly(bundle, trigger)) {
