@@ -13,6 +13,7 @@ import { OutboundListener } from './outbound/listener.js';
 import { AdminServer, type AdminHandler } from './admin/server.js';
 import type { RecycleCause } from './net/tracker.js';
 import { needsRecycle, rotationWarnings } from './identity/rotation-checks.js';
+import { APP_HEALTH_PREFIX, createAppHealthHandler } from './admin/app-health.js';
 
 export interface SidecarOptions {
   config: FrozenProxyConfig;
@@ -69,7 +70,11 @@ export class Sidecar {
       appMetrics: cfg.admin.appMetrics,
       ready: () => this.readiness(),
       clock: this.clock,
-      prefixRoutes: o.adminRoutes,
+      prefixRoutes: {
+        // The app's own kubelet probes, rewritten by the injector (docs/injector.md, Probes).
+        ...(cfg.admin.appProbes ? { [APP_HEALTH_PREFIX]: createAppHealthHandler(cfg.admin.appProbes) } : {}),
+        ...o.adminRoutes,
+      },
     });
   }
 

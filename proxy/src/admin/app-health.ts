@@ -11,7 +11,10 @@ import { request as httpRequest, type IncomingMessage, type ServerResponse } fro
 import { connect as h2connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
-import type { AppProbeConfig } from '../config/schema.js';
+import type { DeepReadonly } from '../config/load.js';
+import type { AppProbeConfig as MutableAppProbeConfig } from '../config/schema.js';
+
+type AppProbeConfig = DeepReadonly<MutableAppProbeConfig>;
 
 export const APP_HEALTH_PREFIX = '/app-health/';
 
