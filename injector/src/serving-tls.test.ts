@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CredentialError } from '../../proxy/src/errors.js';
 import { readServingDir, TlsReloader, type ServingCredentials } from './serving-tls.js';
+import { silentLogger } from '../../proxy/src/log.js';
 import { issueLeaf, makeCa, writeSecretDir } from './testing/pki.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tlsmesh-serving-'));
@@ -32,6 +33,7 @@ describe('readServingDir', () => {
     ['a key of another certificate', () => ({ 'tls.crt': a.certPem, 'tls.key': b.keyPem }), /tls\.key: does not match tls\.crt$/],
     ['a certificate that is not PEM', () => ({ 'tls.crt': 'hello', 'tls.key': a.keyPem }), /tls\.crt: not a PEM certificate$/],
     ['no key', () => ({ 'tls.crt': a.certPem }), /cannot read .*tls\.key: no such file$/],
+    ['nothing', () => ({}), /^serving certificate: .* holds none of tls\.crt, tls\.key$/],
   ])('refuses %s', async (_n, files, message) => {
     const dir = mkdtempSync(join(tmp, 'bad-'));
     for (const [name, text] of Object.entries(files())) writeFileSync(join(dir, name), text);
@@ -47,7 +49,7 @@ describe('TlsReloader', () => {
     writeSecretDir(dir, { 'tls.crt': a.certPem, 'tls.key': a.keyPem, 'ca.crt': ca.certPem });
     const reloads: ServingCredentials[] = [];
     const errors: unknown[] = [];
-    const r = new TlsReloader({ dir, pollSeconds: 0, current: await readServingDir(dir), onReload: (c) => reloads.push(c), onError: (e) => errors.push(e) });
+    const r = new TlsReloader({ log: silentLogger, dir, pollSeconds: 0, current: await readServingDir(dir), onReload: (c) => reloads.push(c), onError: (e) => errors.push(e) });
     await r.check();
     expect([reloads.length, errors.length]).toEqual([0, 0]);
 
@@ -59,14 +61,14 @@ describe('TlsReloader', () => {
     writeSecretDir(dir, { 'tls.crt': b.certPem, 'tls.key': b.keyPem, 'ca.crt': ca.certPem });
     await r.check();
     expect(reloads.map((c) => c.cert.toString())).toEqual([b.certPem]);
-    r.stop();
+    await r.stop();
   });
 
   it('follows directory events without being asked', async () => {
     const dir = join(tmp, 'watched');
     writeSecretDir(dir, { 'tls.crt': a.certPem, 'tls.key': a.keyPem, 'ca.crt': ca.certPem });
     const reloads: ServingCredentials[] = [];
-    const r = new TlsReloader({ dir, pollSeconds: 0, current: await readServingDir(dir), onReload: (c) => reloads.push(c), onError: () => undefined });
+    const r = new TlsReloader({ log: silentLogger, dir, pollSeconds: 0, current: await readServingDir(dir), onReload: (c) => reloads.push(c), onError: () => undefined });
     r.start();
     try {
       writeSecretDir(dir, { 'tls.crt': b.certPem, 'tls.key': b.keyPem, 'ca.crt': ca.certPem });
@@ -74,7 +76,7 @@ describe('TlsReloader', () => {
       while (reloads.length === 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
       expect(reloads.map((c) => c.cert.toString())).toEqual([b.certPem]);
     } finally {
-      r.stop();
+      await r.stop();
     }
   });
 });

@@ -4,14 +4,15 @@
 // last good certificate keeps serving and the failure is reported.
 //
 // This is an ordinary DNS-SAN serving certificate, not an SVID, so the proxy's
-// SVID checks do not apply. TODO(identity): swap the watch loop for the shared
-// identity/watcher.ts once it lands; readServingDir stays (no SVID rules here).
+// SVID checks do not apply; the directory reading and watching are the proxy's
+// own (identity/secret-dir.ts, identity/watcher.ts).
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
-import { readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { CredentialError } from '../../proxy/src/errors.js';
+import { readSecretDir } from '../../proxy/src/identity/secret-dir.js';
+import { watchSources, type Watch } from '../../proxy/src/identity/watcher.js';
+import type { Logger } from '../../proxy/src/log.js';
 
 export interface ServingCredentials {
   cert: Buffer;
@@ -21,24 +22,15 @@ export interface ServingCredentials {
   fingerprint: string;
 }
 
+const FILES = ['tls.crt', 'tls.key'] as const;
+
 export async function readServingDir(dir: string): Promise<ServingCredentials> {
-  // Through ..data when present: both files come from the same timestamped folder.
-  let base = dir;
-  try {
-    base = await realpath(join(dir, '..data'));
-  } catch {
-    // plain files
-  }
-  const read = async (name: string) => {
-    try {
-      return await readFile(join(base, name));
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new CredentialError(`serving certificate: cannot read ${join(dir, name)}: ${code === 'ENOENT' ? 'no such file' : String(code ?? err)}`, { cause: err });
-    }
-  };
-  const [cert, key] = await Promise.all([read('tls.crt'), read('tls.key')]);
-  return validate(cert, key, dir);
+  // One consistent snapshot: both files from the same `..data` generation.
+  const snap = await readSecretDir(dir, FILES);
+  if (snap.kind === 'absent') throw new CredentialError(`serving certificate: ${snap.why}`);
+  const [missing] = snap.missing;
+  if (missing) throw new CredentialError(`serving certificate: cannot read ${join(dir, missing)}: no such file`);
+  return validate(snap.files.get('tls.crt')!, snap.files.get('tls.key')!, dir);
 }
 
 export function validate(cert: Buffer, key: Buffer, dir: string): ServingCredentials {
@@ -63,13 +55,12 @@ export interface TlsReloaderOptions {
   current: ServingCredentials;
   onReload: (creds: ServingCredentials) => void;
   onError: (err: unknown) => void;
+  log: Logger;
 }
 
 /** Directory events as hints (debounced), a poll as backstop, bytes compared before anything is swapped. */
 export class TlsReloader {
-  private watcher: FSWatcher | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private debounce: NodeJS.Timeout | undefined;
+  private watch: Watch | undefined;
   private running: Promise<void> | undefined;
   private again = false;
   private current: ServingCredentials;
@@ -79,28 +70,11 @@ export class TlsReloader {
   }
 
   start(): void {
-    try {
-      this.watcher = watch(this.opts.dir, () => this.hint());
-      this.watcher.on('error', () => undefined);
-    } catch {
-      // the poll alone will do
-    }
-    if (this.opts.pollSeconds > 0) {
-      this.timer = setInterval(() => void this.check(), this.opts.pollSeconds * 1000);
-      this.timer.unref();
-    }
+    this.watch = watchSources({ dirs: [this.opts.dir], files: [], onHint: () => void this.check(), pollMs: this.opts.pollSeconds * 1000, log: this.opts.log });
   }
 
-  stop(): void {
-    this.watcher?.close();
-    clearInterval(this.timer);
-    clearTimeout(this.debounce);
-  }
-
-  private hint(): void {
-    clearTimeout(this.debounce);
-    this.debounce = setTimeout(() => void this.check(), 100);
-    this.debounce.unref();
+  async stop(): Promise<void> {
+    await this.watch?.close();
   }
 
   /** Re-read now (SIGHUP, tests); resolves when done. A request during a read runs once more after it. */

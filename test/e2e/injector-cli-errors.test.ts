@@ -32,7 +32,7 @@ describe('tlsmesh injector: bad input', () => {
     ['an unknown flag', ['--config', 'x', '--port', '1'], 'injector: unknown flag: --port'],
     ['a missing config file', ['--config', join(tmp, 'nope.yaml')], `config: cannot read ${join(tmp, 'nope.yaml')}: no such file`],
     ['no tls.dir', ['--config', file('no-tls.yaml', 'sidecar:\n  image: x\n')], 'config: tls.dir: required (the webhook serves HTTPS)'],
-    ['an empty tls.dir', ['--config', file('empty.yaml', `tls:\n  dir: ${empty}\n`)], `config: tls.dir: cannot read ${empty}/tls.crt: no such file`],
+    ['an empty tls.dir', ['--config', file('empty.yaml', `tls:\n  dir: ${empty}\n`)], `config: tls.dir: ${empty} holds none of tls.crt, tls.key`],
     ['a key that does not match', ['--config', file('mismatch.yaml', `tls:\n  dir: ${mismatched}\n`)], `config: tls.dir: ${mismatched}/tls.key: does not match tls.crt`],
   ])('%s', (_n, args, line) => {
     const r = spawnSync(process.execPath, [MAIN, 'injector', ...args], { encoding: 'utf8', timeout: 20_000 });

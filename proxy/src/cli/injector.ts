@@ -21,6 +21,7 @@ export async function run(args: string[]): Promise<number> {
   });
   const server = await startInjectorServer({ config, credentials, metrics, logger });
   const reloader = new TlsReloader({
+    log: logger,
     dir: tls.dir,
     pollSeconds: tls.pollSeconds,
     current: credentials,
@@ -41,8 +42,7 @@ export async function run(args: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'stopping');
-      reloader.stop();
-      void server.close().then(() => resolve(0));
+      void Promise.all([reloader.stop(), server.close()]).then(() => resolve(0));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
