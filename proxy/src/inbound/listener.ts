@@ -206,6 +206,8 @@ export class InboundListener {
   private onSecure(s: TLSSocket): void {
     const conn = this.connOf(s)!;
     s.on('error', () => {});
+    // TLS 1.2 peers may not renegotiate (TLS 1.3 has no renegotiation at all).
+    s.disableRenegotiation();
     if (this.cfg.tls === 'server') {
       this.metrics.handshakeOk('inbound', s.isSessionReused());
       conn.result = 'ok';

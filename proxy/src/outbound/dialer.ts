@@ -121,6 +121,7 @@ export class MtlsDialer {
     });
     let fullEvidence: PeerEvidence | undefined;
     socket.once('secureConnect', () => {
+      socket.disableRenegotiation();
       const now = this.o.clock();
       const resumed = socket.isSessionReused() && cached !== undefined && cached.generation === creds.generation;
       const evidence = resumed
