@@ -1,0 +1,80 @@
+// Look at the running mesh the way an operator would: each sidecar's
+// /healthz/ready, /certs and /metrics, the apps' own endpoints. One poll reads
+// everything in parallel and folds it into the state.
+import { getJson, request } from './http-get.js';
+import { parseMetrics } from './prom-text.js';
+import { addEvent, certsSeen, metricsSeen, trafficSeen, type Component, type DemoState, type Failure } from './state.js';
+import { WORKLOADS, type Ports, type Urls, type Workload } from './topology.js';
+
+interface Certs {
+  serialNumber: string;
+  notBefore: string;
+  notAfter: string;
+}
+
+export interface TrafficStats {
+  ok: number;
+  failed: number;
+  failures: Failure[];
+}
+
+const READY_TEXT: Partial<Record<Component, string>> = {
+  'frontend sidecar': 'frontend sidecar ready: identity loaded, outbound listeners up',
+  'backend sidecar': 'backend sidecar ready: identity loaded, mTLS listener up',
+  'frontend app': 'frontend app up',
+  'backend app': 'backend app up',
+};
+
+export function markUp(s: DemoState, c: Component): void {
+  if (s.components[c] !== 'starting') return;
+  s.components[c] = 'up';
+  const text = READY_TEXT[c];
+  if (text) addEvent(s, 'info', text);
+}
+
+export class Observer {
+  private busy = false;
+
+  constructor(
+    private readonly s: DemoState,
+    private readonly ports: Ports,
+    private readonly urls: Urls,
+    private readonly now: () => number,
+  ) {}
+
+  /** One look at everything; a poll still running makes this a no-op. */
+  async poll(): Promise<void> {
+    if (this.busy) return;
+    this.busy = true;
+    try {
+      const [certs, metrics, ready, stats, backendApp] = await Promise.all([
+        Promise.all(WORKLOADS.map((w) => getJson<Certs>(`${this.urls.admin[w]}/certs`))),
+        Promise.all(WORKLOADS.map((w) => request(`${this.urls.admin[w]}/metrics`))),
+        Promise.all(WORKLOADS.map((w) => (this.s.components[`${w} sidecar`] === 'starting' ? request(`${this.urls.admin[w]}/healthz/ready`) : undefined))),
+        getJson<TrafficStats>(`${this.urls.frontendApp}/stats`),
+        this.s.components['backend app'] === 'starting' ? request(`http://127.0.0.1:${this.ports.backendApp}/health`) : undefined,
+      ]);
+      this.s.now = this.now();
+      WORKLOADS.forEach((w: Workload, i) => {
+        const c = certs[i];
+        if (c?.serialNumber) certsSeen(this.s, w, c);
+        const m = metrics[i];
+        if (m?.status === 200) metricsSeen(this.s, w, parseMetrics(m.body, (n) => n === 'tlsmesh_handshakes_total'));
+        if (ready[i]?.status === 200) markUp(this.s, `${w} sidecar`);
+      });
+      if (stats) {
+        markUp(this.s, 'frontend app');
+        if (this.s.upAt !== undefined) trafficSeen(this.s, stats);
+      }
+      if (backendApp?.status === 200) markUp(this.s, 'backend app');
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Wait for a poll in progress, then poll once more (the final numbers). */
+  async settle(): Promise<void> {
+    while (this.busy) await new Promise((r) => setTimeout(r, 20));
+    await this.poll();
+  }
+}

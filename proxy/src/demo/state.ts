@@ -1,0 +1,182 @@
+// What the demo knows at any moment, and the pure steps that update it from
+// what it observed (the sidecars' /certs and /metrics, the renewers' output,
+// the frontend app's counters, the attacker's tries). The view and the
+// summary only read this.
+import { sum, type Sample } from './prom-text.js';
+import { SPIFFE_IDS, WORKLOADS, type Workload } from './topology.js';
+
+export const COMPONENTS = ['ca', 'frontend app', 'frontend sidecar', 'backend sidecar', 'backend app', 'renewers'] as const;
+export type Component = (typeof COMPONENTS)[number];
+export type ComponentState = 'starting' | 'up' | 'exited';
+
+/** In the order the attacker tries them (a pin mismatch also shows as a late `protocol` on the backend, see docs/demo.md). */
+export const ATTACKS = ['untrusted', 'pin_mismatch', 'identity_denied', 'protocol'] as const;
+export type AttackKind = (typeof ATTACKS)[number];
+export const REASONS = ['untrusted', 'expired', 'not_yet_valid', 'no_peer_cert', 'bad_svid', 'identity_denied', 'pin_mismatch', 'protocol'] as const;
+
+export interface IdentityState {
+  spiffeId: string;
+  ttlMs: number;
+  /** What the sidecar serves now (its /certs). */
+  serial?: string;
+  notBefore?: number;
+  notAfter?: number;
+  rotations: number;
+  /** Certificates the renewer wrote, newest last (serial -> when the demo read its line). */
+  issued: { serial: string; at: number }[];
+  /** Issue-to-in-use delays of the rotations seen, in ms (bounded by the poll interval). */
+  pickupMs: number[];
+}
+
+export interface AttackOutcome {
+  kind: AttackKind;
+  at: number;
+  /** Refused, and the expected sidecar counted the expected reason. */
+  ok: boolean;
+  /** What happened, in a few words (`refused by the backend sidecar: untrusted`). */
+  detail: string;
+}
+
+export interface Failure {
+  at: string;
+  what: string;
+}
+
+export interface Event {
+  seq: number;
+  at: number;
+  level: 'info' | 'good' | 'bad';
+  text: string;
+}
+
+export interface DemoState {
+  startedAt: number;
+  upAt?: number;
+  now: number;
+  components: Record<Component, ComponentState>;
+  traffic: { ok: number; failed: number; failures: Failure[]; history: { at: number; ok: number }[] };
+  identities: Record<Workload, IdentityState>;
+  /** The sidecars' tlsmesh_handshakes_total samples, as last read. */
+  handshakes: Record<Workload, Sample[]>;
+  attacks: Record<AttackKind, { tries: number; refused: number; outcomes: AttackOutcome[] }>;
+  events: Event[];
+  eventSeq: number;
+  /** Problems that make the run fail (besides failed requests). */
+  problems: string[];
+}
+
+export function initialState(now: number, ttlMs: Record<Workload, number>): DemoState {
+  const identity = (w: Workload): IdentityState => ({ spiffeId: SPIFFE_IDS[w], ttlMs: ttlMs[w], rotations: 0, issued: [], pickupMs: [] });
+  return {
+    startedAt: now,
+    now,
+    components: Object.fromEntries(COMPONENTS.map((c) => [c, 'starting'])) as Record<Component, ComponentState>,
+    traffic: { ok: 0, failed: 0, failures: [], history: [] },
+    identities: { frontend: identity('frontend'), backend: identity('backend') },
+    handshakes: { frontend: [], backend: [] },
+    attacks: Object.fromEntries(ATTACKS.map((k) => [k, { tries: 0, refused: 0, outcomes: [] as AttackOutcome[] }])) as DemoState['attacks'],
+    events: [],
+    eventSeq: 0,
+    problems: [],
+  };
+}
+
+const MAX_EVENTS = 200;
+
+export function addEvent(s: DemoState, level: Event['level'], text: string): Event {
+  s.eventSeq += 1;
+  const e = { seq: s.eventSeq, at: s.now, level, text };
+  s.events.push(e);
+  if (s.events.length > MAX_EVENTS) s.events.shift();
+  return e;
+}
+
+export const short = (serial: string | undefined) => (serial ? serial.slice(0, 8) : '-');
+
+/** A renewer wrote a new certificate (its `issued ... serial S notAfter T` line). */
+export function certificateIssued(s: DemoState, w: Workload, serial: string): void {
+  const id = s.identities[w];
+  id.issued.push({ serial, at: s.now });
+  if (id.issued.length > 50) id.issued.shift();
+  if (id.issued.length > 1) addEvent(s, 'info', `issuer: new ${w} certificate ${short(serial)} written (new key, kubelet-style ..data swap)`);
+}
+
+/** The sidecar's /certs answered: count a rotation when the serial in use changed. */
+export function certsSeen(s: DemoState, w: Workload, certs: { serialNumber: string; notBefore: string; notAfter: string }): void {
+  const id = s.identities[w];
+  const before = id.serial;
+  id.serial = certs.serialNumber;
+  id.notBefore = Date.parse(certs.notBefore);
+  id.notAfter = Date.parse(certs.notAfter);
+  if (before === undefined || before === id.serial) return;
+  id.rotations += 1;
+  const issued = id.issued.find((i) => i.serial === id.serial);
+  const pickup = issued ? Math.max(0, s.now - issued.at) : undefined;
+  if (pickup !== undefined) id.pickupMs.push(pickup);
+  const within = pickup === undefined ? '' : `, in use ${(pickup / 1000).toFixed(1)}s after it was written`;
+  addEvent(s, 'good', `${w} sidecar rotated ${short(before)} -> ${short(id.serial)}${within}; no request dropped`);
+}
+
+export function metricsSeen(s: DemoState, w: Workload, handshakes: Sample[]): void {
+  s.handshakes[w] = handshakes;
+}
+
+/** The frontend app's counters; new failures become events. */
+export function trafficSeen(s: DemoState, t: { ok: number; failed: number; failures: Failure[] }): void {
+  const fresh = t.failed - s.traffic.failed;
+  if (fresh > 0) {
+    const last = t.failures[t.failures.length - 1];
+    addEvent(s, 'bad', `${fresh} legitimate request${fresh > 1 ? 's' : ''} FAILED${last ? `: ${last.what}` : ''}`);
+  }
+  s.traffic.ok = t.ok;
+  s.traffic.failed = t.failed;
+  s.traffic.failures = t.failures;
+  s.traffic.history.push({ at: s.now, ok: t.ok });
+  while (s.traffic.history.length > 2 && s.now - s.traffic.history[0]!.at > 5000) s.traffic.history.shift();
+}
+
+/** Requests per second over the last few seconds. */
+export function rate(s: DemoState): number {
+  const h = s.traffic.history;
+  if (h.length < 2) return 0;
+  const a = h[0]!;
+  const b = h[h.length - 1]!;
+  return b.at > a.at ? ((b.ok - a.ok) * 1000) / (b.at - a.at) : 0;
+}
+
+export function attackSeen(s: DemoState, o: AttackOutcome): void {
+  const a = s.attacks[o.kind];
+  a.tries += 1;
+  if (o.ok) a.refused += 1;
+  a.outcomes.push(o);
+  if (a.outcomes.length > 20) a.outcomes.shift();
+  addEvent(s, o.ok ? 'good' : 'bad', `attacker: ${o.kind.padEnd(15)} ${o.detail}`);
+  if (!o.ok) s.problems.push(`attack ${o.kind}: ${o.detail}`);
+}
+
+/** Refusals by reason, summed over both sidecars, with who counted them. */
+export function refusals(s: DemoState): { reason: string; count: number; where: string[] }[] {
+  return REASONS.map((reason) => {
+    const where: string[] = [];
+    let count = 0;
+    for (const w of WORKLOADS) {
+      for (const direction of ['inbound', 'outbound']) {
+        const n = sum(s.handshakes[w], 'tlsmesh_handshakes_total', { direction, result: 'error', reason });
+        if (n > 0) where.push(`${w} ${direction} ${n}`);
+        count += n;
+      }
+    }
+    return { reason, count, where };
+  });
+}
+
+export function handshakesOk(s: DemoState): number {
+  return WORKLOADS.reduce((n, w) => n + sum(s.handshakes[w], 'tlsmesh_handshakes_total', { result: 'ok' }), 0);
+}
+
+/** Exit status: 0 only when no legitimate request failed and nothing else went wrong. */
+export function verdict(s: DemoState): { pass: boolean; why: string[] } {
+  const why = [...s.problems];
+  if (s.traffic.failed > 0) why.unshift(`${s.traffic.failed} legitimate request${s.traffic.failed > 1 ? 's' : ''} failed`);
+  return { pass: why.length === 0, why };
+}

@@ -1,0 +1,134 @@
+// The live view: one frame of lines from the state, sized to the terminal.
+// Pure: the screen module draws it in place.
+import { bar, padEnd, truncate, type Style } from './ansi.js';
+import { ATTACK_SPECS } from './attacks.js';
+import { ATTACKS, rate, refusals, short, type ComponentState, type DemoState } from './state.js';
+import { WORKLOADS, type Ports, type Urls } from './topology.js';
+
+export interface ViewContext {
+  ports: Ports;
+  urls: Urls;
+  durationMs?: number;
+}
+
+export function clock(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** Time since the mesh came up (the clock --duration counts). */
+export function elapsed(s: DemoState): number {
+  return s.upAt === undefined ? 0 : s.now - s.upAt;
+}
+
+/** Time since the demo started (the clock every line is stamped with). */
+export function sinceStart(s: DemoState, at = s.now): string {
+  return clock(at - s.startedAt);
+}
+
+const n = (x: number) => x.toLocaleString('en-US');
+
+function mark(st: ComponentState, c: Style): string {
+  return st === 'up' ? c.green('✓') : st === 'exited' ? c.red('✗') : c.yellow('…');
+}
+
+export function header(s: DemoState, ctx: ViewContext, c: Style): string[] {
+  let when: string;
+  if (s.upAt === undefined) when = c.yellow('starting the mesh…');
+  else if (ctx.durationMs !== undefined) when = `traffic ${clock(elapsed(s))} of ${clock(ctx.durationMs)}`;
+  else when = `traffic for ${clock(elapsed(s))}   ${c.dim('Ctrl-C ends')}`;
+  return [`${c.bold('tlsmesh demo')}  ${sinceStart(s)}   ${when}`, c.dim(' a local mesh on 127.0.0.1: real mTLS between sidecars, certificates rotating, an attacker knocking')];
+}
+
+function topology(s: DemoState, ctx: ViewContext, c: Style): string[] {
+  const p = ctx.ports;
+  const st = s.components;
+  const cols = [
+    [`frontend app ${mark(st['frontend app'], c)}`, `:${p.frontendApp}`],
+    [`frontend sidecar ${mark(st['frontend sidecar'], c)}`, `out :${p.frontendOut}`],
+    [`backend sidecar ${mark(st['backend sidecar'], c)}`, `in :${p.backendIn}`],
+    [`backend app ${mark(st['backend app'], c)}`, `:${p.backendApp}`],
+  ];
+  const arrows = [' ─http─▶ ', c.cyan(' ═mTLS═▶ '), ' ─http─▶ '];
+  const widths = [14, 18, 17, 13];
+  const top = cols.map((col, i) => padEnd(col[0]!, widths[i]!) + (arrows[i] ?? '')).join('');
+  const bottom = cols.map((col, i) => padEnd(c.dim(col[1]!), widths[i]!) + (arrows[i] ? ' '.repeat(9) : '')).join('');
+  return [`   ${top}`, `   ${bottom}`];
+}
+
+function requests(s: DemoState, c: Style): string[] {
+  const failed = s.traffic.failed === 0 ? c.green('0 failed') : c.red(c.bold(`${n(s.traffic.failed)} failed`));
+  const lines = [c.bold(' REQUESTS') + c.dim('  frontend app -> backend app, through both sidecars'), `   ${c.bold(n(s.traffic.ok))} ok   ${failed}   ${rate(s).toFixed(1)}/s`];
+  const last = s.traffic.failures[s.traffic.failures.length - 1];
+  if (last) lines.push(c.red(`   last failure: ${last.what}`));
+  return lines;
+}
+
+function identities(s: DemoState, c: Style): string[] {
+  const lines = [c.bold(' IDENTITIES') + c.dim('  issued by the dev CA, renewed at 2/3 of the lifetime with a new key')];
+  for (const w of WORKLOADS) {
+    const id = s.identities[w];
+    const name = padEnd(w, 9);
+    if (id.serial === undefined || id.notAfter === undefined || id.notBefore === undefined) {
+      lines.push(`   ${name} ${c.dim(`${id.spiffeId}  waiting for the first certificate`)}`);
+      continue;
+    }
+    const left = id.notAfter - s.now;
+    const life = id.notAfter - id.notBefore;
+    const frac = left / life;
+    const paint = frac > 1 / 3 ? c.green : frac > 0 ? c.yellow : c.red;
+    const leftText = `${String(Math.max(0, Math.ceil(left / 1000))).padStart(3)}s of ${Math.round(life / 1000)}s left`;
+    lines.push(`   ${name} serial ${c.cyan(short(id.serial))}  [${paint(bar(frac, 20))}] ${leftText}   rotations ${c.bold(String(id.rotations))}`);
+  }
+  return lines;
+}
+
+function refused(s: DemoState, c: Style): string[] {
+  const lines = [c.bold(' REFUSED') + c.dim('  tlsmesh_handshakes_total{result="error"}, as the sidecars count them')];
+  for (const r of refusals(s)) {
+    const attack = (ATTACKS as readonly string[]).includes(r.reason) ? ATTACK_SPECS[r.reason as (typeof ATTACKS)[number]] : undefined;
+    if (!attack && r.count === 0) continue;
+    const where = r.where.length ? r.where.join(', ') : '-';
+    lines.push(`   ${padEnd(r.reason, 16)}${String(r.count).padStart(4)}  ${padEnd(c.dim(where), 22)} ${attack ? c.dim(`<- ${attack.what}`) : ''}`);
+  }
+  const tries = ATTACKS.reduce((t, k) => t + s.attacks[k].tries, 0);
+  const ok = ATTACKS.reduce((t, k) => t + s.attacks[k].refused, 0);
+  const verdict = tries === ok ? c.green(`${ok} refused with the expected reason`) : c.red(`${tries - ok} NOT refused as expected`);
+  lines.push(`   attacker tries: ${tries}, ${verdict}`);
+  const protocol = refusals(s).find((r) => r.reason === 'protocol')?.count ?? 0;
+  if (protocol > s.attacks.protocol.tries) lines.push(c.dim('   (protocol also counts the handshakes the frontend sidecar abandons on a pin mismatch)'));
+  return lines;
+}
+
+function recent(s: DemoState, c: Style, rows: number): string[] {
+  const lines = [c.bold(' RECENT')];
+  const events = s.events.slice(-Math.max(1, rows));
+  if (events.length === 0) lines.push(c.dim('   (nothing yet)'));
+  for (const e of events) {
+    const paint = e.level === 'bad' ? c.red : e.level === 'good' ? (x: string) => x : c.dim;
+    lines.push(`   ${c.dim(sinceStart(s, e.at).padStart(5))}  ${paint(e.text)}`);
+  }
+  return lines;
+}
+
+function tryMeanwhile(ctx: ViewContext, c: Style): string[] {
+  const u = ctx.urls;
+  const row = (cmd: string, what: string) => `   ${padEnd(cmd, 48)} ${c.dim(what)}`;
+  return [
+    c.bold(' TRY MEANWHILE'),
+    row(`curl ${u.frontendApp}/`, 'one request through the mesh'),
+    row(`curl ${u.admin.backend}/certs`, 'the backend identity in use (serial, expiry)'),
+    row(`curl ${u.admin.frontend}/metrics`, 'frontend sidecar metrics (Prometheus)'),
+    row(`curl ${u.admin.backend}/metrics`, 'backend sidecar metrics'),
+  ];
+}
+
+/** The whole frame, at most `rows` lines of at most `columns` visible characters. */
+export function frame(s: DemoState, ctx: ViewContext, c: Style, columns: number, rows: number): string[] {
+  const head = [...header(s, ctx, c), '', ...topology(s, ctx, c), ''];
+  const middle = [...requests(s, c), '', ...identities(s, c), '', ...refused(s, c), ''];
+  const tail = ['', ...tryMeanwhile(ctx, c)];
+  const room = rows - 1 - head.length - middle.length - tail.length - 1;
+  const lines = [...head, ...middle, ...recent(s, c, Math.min(8, room)), ...tail];
+  return lines.slice(0, Math.max(1, rows - 1)).map((l) => truncate(l, Math.max(20, columns - 1)));
+}
