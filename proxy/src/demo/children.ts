@@ -41,6 +41,8 @@ export class Children {
       onExit?: (child: Child, exit: Exit) => void;
       /** Also write each child's output to `<logDir>/<name>.log`. */
       logDir?: string;
+      /** Extra environment for every child (the demo marks its children with TLSMESH_DEMO_DIR). */
+      env?: Record<string, string>;
     } = {},
   ) {}
 
@@ -49,6 +51,7 @@ export class Children {
     const proc = spawn(process.execPath, ['--import', GUARD, script, ...args], {
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...this.hooks.env },
     });
     const lines: string[] = [];
     const log: WriteStream | undefined = this.hooks.logDir ? createWriteStream(join(this.hooks.logDir, `${name.replace(/\W+/g, '-')}.log`)) : undefined;

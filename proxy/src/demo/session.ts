@@ -69,7 +69,7 @@ class Session {
     this.c = io.color ? COLOR : PLAIN;
     const logDir = join(this.layout.dir, 'logs');
     mkdirSync(logDir);
-    this.children = new Children({ logDir, onLine: (child, line, stream) => this.onLine(child, line, stream), onExit: (child, exit) => this.onExit(child, exit) });
+    this.children = new Children({ logDir, env: { TLSMESH_DEMO_DIR: this.layout.dir }, onLine: (child, line, stream) => this.onLine(child, line, stream), onExit: (child, exit) => this.onExit(child, exit) });
     this.observer = new Observer(this.s, ports, this.urls, Date.now);
     this.screen = io.live ? new LiveScreen(io.out) : undefined;
   }
