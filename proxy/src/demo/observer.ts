@@ -3,7 +3,7 @@
 // everything in parallel and folds it into the state.
 import { getJson, request } from './http-get.js';
 import { parseMetrics } from './prom-text.js';
-import { addEvent, certsSeen, metricsSeen, trafficSeen, type Component, type DemoState, type Failure } from './state.js';
+import { addEvent, certsSeen, metricsSeen, trafficSeen, WATCHED_METRICS, type Component, type DemoState, type Failure } from './state.js';
 import { WORKLOADS, type Ports, type Urls, type Workload } from './topology.js';
 
 interface Certs {
@@ -59,7 +59,7 @@ export class Observer {
         const c = certs[i];
         if (c?.serialNumber) certsSeen(this.s, w, c);
         const m = metrics[i];
-        if (m?.status === 200) metricsSeen(this.s, w, parseMetrics(m.body, (n) => n === 'tlsmesh_handshakes_total'));
+        if (m?.status === 200) metricsSeen(this.s, w, parseMetrics(m.body, (n) => WATCHED_METRICS.has(n)));
         if (ready[i]?.status === 200) markUp(this.s, `${w} sidecar`);
       });
       if (stats) {

@@ -2,7 +2,7 @@
 // status line every few seconds, and the one-screen summary printed at the end
 // in both modes. Pure: strings from the state.
 import type { Style } from './ansi.js';
-import { ATTACKS, handshakesOk, rate, refusals, short, verdict, type DemoState, type Event } from './state.js';
+import { ATTACKS, meshConnections, rate, refusals, short, verdict, type DemoState, type Event } from './state.js';
 import { WORKLOADS } from './topology.js';
 import { clock, elapsed, sinceStart, type ViewContext } from './view.js';
 
@@ -61,7 +61,7 @@ export function summary(s: DemoState, cleanup: Cleanup, c: Style, how: string): 
     `  rotations    ${rot}${pickup}`,
     `  refused      ${counted.length ? counted.map((r) => `${r.reason} ${r.count}`).join(', ') : 'none'}`,
     `  attacker     ${tries} tries, ${ok} refused with the expected reason`,
-    `  handshakes   ${handshakesOk(s)} accepted`,
+    `  mTLS         ${meshConnections(s).handshakes} handshakes accepted between the sidecars, ${meshConnections(s).recycled} connections recycled after a rotation`,
     `  cleanup      ${cleanup.stopped} processes stopped, work dir ${cleanup.kept ? `kept (--keep): ${cleanup.dir}` : cleanup.removed ? 'removed' : `NOT removed: ${cleanup.dir}`}`,
   ];
   if (!v.pass) {

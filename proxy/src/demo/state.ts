@@ -56,8 +56,8 @@ export interface DemoState {
   components: Record<Component, ComponentState>;
   traffic: { ok: number; failed: number; failures: Failure[]; history: { at: number; ok: number }[] };
   identities: Record<Workload, IdentityState>;
-  /** The sidecars' tlsmesh_handshakes_total samples, as last read. */
-  handshakes: Record<Workload, Sample[]>;
+  /** The samples of WATCHED_METRICS from each sidecar's /metrics, as last read. */
+  metrics: Record<Workload, Sample[]>;
   attacks: Record<AttackKind, { tries: number; refused: number; outcomes: AttackOutcome[] }>;
   events: Event[];
   eventSeq: number;
@@ -73,7 +73,7 @@ export function initialState(now: number, ttlMs: Record<Workload, number>): Demo
     components: Object.fromEntries(COMPONENTS.map((c) => [c, 'starting'])) as Record<Component, ComponentState>,
     traffic: { ok: 0, failed: 0, failures: [], history: [] },
     identities: { frontend: identity('frontend'), backend: identity('backend') },
-    handshakes: { frontend: [], backend: [] },
+    metrics: { frontend: [], backend: [] },
     attacks: Object.fromEntries(ATTACKS.map((k) => [k, { tries: 0, refused: 0, outcomes: [] as AttackOutcome[] }])) as DemoState['attacks'],
     events: [],
     eventSeq: 0,
@@ -117,8 +117,20 @@ export function certsSeen(s: DemoState, w: Workload, certs: { serialNumber: stri
   addEvent(s, 'good', `${w} sidecar rotated ${short(before)} -> ${short(id.serial)}${within}; no request dropped`);
 }
 
-export function metricsSeen(s: DemoState, w: Workload, handshakes: Sample[]): void {
-  s.handshakes[w] = handshakes;
+export const WATCHED_METRICS = new Set(['tlsmesh_handshakes_total', 'tlsmesh_connections_active', 'tlsmesh_connections_recycled_total']);
+
+export function metricsSeen(s: DemoState, w: Workload, samples: Sample[]): void {
+  s.metrics[w] = samples;
+}
+
+/** The mTLS hop between the two sidecars, as the backend counts it (inbound), and recycling on both sides. */
+export function meshConnections(s: DemoState): { open: number; handshakes: number; recycled: number } {
+  const b = s.metrics.backend;
+  return {
+    open: sum(b, 'tlsmesh_connections_active', { direction: 'inbound' }),
+    handshakes: sum(b, 'tlsmesh_handshakes_total', { direction: 'inbound', result: 'ok' }),
+    recycled: WORKLOADS.reduce((n, w) => n + sum(s.metrics[w], 'tlsmesh_connections_recycled_total'), 0),
+  };
 }
 
 /** The frontend app's counters; new failures become events. */
@@ -161,17 +173,13 @@ export function refusals(s: DemoState): { reason: string; count: number; where: 
     let count = 0;
     for (const w of WORKLOADS) {
       for (const direction of ['inbound', 'outbound']) {
-        const n = sum(s.handshakes[w], 'tlsmesh_handshakes_total', { direction, result: 'error', reason });
+        const n = sum(s.metrics[w], 'tlsmesh_handshakes_total', { direction, result: 'error', reason });
         if (n > 0) where.push(`${w} ${direction} ${n}`);
         count += n;
       }
     }
     return { reason, count, where };
   });
-}
-
-export function handshakesOk(s: DemoState): number {
-  return WORKLOADS.reduce((n, w) => n + sum(s.handshakes[w], 'tlsmesh_handshakes_total', { result: 'ok' }), 0);
 }
 
 /** Exit status: 0 only when no legitimate request failed and nothing else went wrong. */

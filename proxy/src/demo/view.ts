@@ -2,7 +2,7 @@
 // Pure: the screen module draws it in place.
 import { bar, padEnd, truncate, type Style } from './ansi.js';
 import { ATTACK_SPECS } from './attacks.js';
-import { ATTACKS, rate, refusals, short, type ComponentState, type DemoState } from './state.js';
+import { ATTACKS, meshConnections, rate, refusals, short, type ComponentState, type DemoState } from './state.js';
 import { WORKLOADS, type Ports, type Urls } from './topology.js';
 
 export interface ViewContext {
@@ -58,7 +58,12 @@ function topology(s: DemoState, ctx: ViewContext, c: Style): string[] {
 
 function requests(s: DemoState, c: Style): string[] {
   const failed = s.traffic.failed === 0 ? c.green('0 failed') : c.red(c.bold(`${n(s.traffic.failed)} failed`));
-  const lines = [c.bold(' REQUESTS') + c.dim('  frontend app -> backend app, through both sidecars'), `   ${c.bold(n(s.traffic.ok))} ok   ${failed}   ${rate(s).toFixed(1)}/s`];
+  const m = meshConnections(s);
+  const lines = [
+    c.bold(' REQUESTS') + c.dim('  frontend app -> backend app, through both sidecars'),
+    `   ${c.bold(n(s.traffic.ok))} ok   ${failed}   ${rate(s).toFixed(1)}/s`,
+    c.dim(`   mTLS between the sidecars: ${m.open} connection${m.open === 1 ? '' : 's'} open, ${m.handshakes} handshake${m.handshakes === 1 ? '' : 's'} accepted, ${m.recycled} recycled after a rotation`),
+  ];
   const last = s.traffic.failures[s.traffic.failures.length - 1];
   if (last) lines.push(c.red(`   last failure: ${last.what}`));
   return lines;
