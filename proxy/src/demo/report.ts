@@ -52,6 +52,9 @@ export function summary(s: DemoState, cleanup: Cleanup, c: Style, how: string): 
   const counted = refusals(s).filter((r) => r.count > 0);
   const tries = ATTACKS.reduce((t, k) => t + s.attacks[k].tries, 0);
   const ok = ATTACKS.reduce((t, k) => t + s.attacks[k].refused, 0);
+  const mesh = meshConnections(s);
+  const causes = Object.entries(mesh.byCause).map(([cause, k]) => `${cause} ${k}`);
+  const recycled = causes.length ? ` (${causes.join(', ')})` : '';
   const up = s.upAt === undefined ? 'the mesh never came up' : `mesh up after ${seconds(s.upAt - s.startedAt)}`;
   const lines = [
     '',
@@ -61,7 +64,7 @@ export function summary(s: DemoState, cleanup: Cleanup, c: Style, how: string): 
     `  rotations    ${rot}${pickup}`,
     `  refused      ${counted.length ? counted.map((r) => `${r.reason} ${r.count}`).join(', ') : 'none'}`,
     `  attacker     ${tries} tries, ${ok} refused with the expected reason`,
-    `  mTLS         ${meshConnections(s).handshakes} handshakes accepted between the sidecars, ${meshConnections(s).recycled} connections recycled after a rotation`,
+    `  mTLS         ${mesh.handshakes} handshakes accepted between the sidecars, ${mesh.recycled} connections recycled${recycled}`,
     `  cleanup      ${cleanup.stopped} processes stopped, work dir ${cleanup.kept ? `kept (--keep): ${cleanup.dir}` : cleanup.removed ? 'removed' : `NOT removed: ${cleanup.dir}`}`,
   ];
   if (!v.pass) {

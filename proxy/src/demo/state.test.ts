@@ -20,7 +20,7 @@ describe('rotations', () => {
     certsSeen(s, 'frontend', certs('cc03'));
     expect(s.identities.frontend).toMatchObject({ rotations: 2, serial: 'cc03' });
     expect(s.identities.backend.rotations).toBe(0);
-    expect(s.events.map((e) => e.text)).toEqual(['frontend sidecar rotated aa01 -> bb02; no request dropped', 'frontend sidecar rotated bb02 -> cc03; no request dropped']);
+    expect(s.events.map((e) => e.text)).toEqual(['frontend sidecar rotated aa01 -> bb02; failed requests so far: 0', 'frontend sidecar rotated bb02 -> cc03; failed requests so far: 0']);
   });
 
   it('measures the delay from the issuer writing a certificate to the sidecar serving it', () => {
@@ -32,7 +32,7 @@ describe('rotations', () => {
     s.now = T0 + 5300;
     certsSeen(s, 'backend', certs('bb02'));
     expect(s.identities.backend.pickupMs).toEqual([300]);
-    expect(s.events.at(-1)?.text).toBe('backend sidecar rotated aa01 -> bb02, in use 0.3s after it was written; no request dropped');
+    expect(s.events.at(-1)?.text).toBe('backend sidecar rotated aa01 -> bb02, in use 0.3s after it was written; failed requests so far: 0');
   });
 
   it('reads the line `tlsmesh ca issue` prints for each certificate', () => {
@@ -81,10 +81,17 @@ describe('what the sidecars counted', () => {
       'tlsmesh_handshakes_total{direction="inbound",result="error",reason="untrusted"} 2',
       'tlsmesh_handshakes_total{direction="inbound",result="error",reason="protocol"} 1',
       'tlsmesh_connections_active{direction="inbound"} 2',
-      'tlsmesh_connections_recycled_total{direction="inbound",cause="rotated"} 1',
+      'tlsmesh_connections_recycled_total{direction="inbound",cause="identity_rotated"} 1',
+      'tlsmesh_connections_recycled_total{direction="inbound",cause="peer_expired"} 0',
     ].join('\n'),
   );
-  s.metrics.frontend = parseMetrics(['tlsmesh_handshakes_total{direction="outbound",result="error",reason="pin_mismatch"} 3', 'tlsmesh_handshakes_total{direction="outbound",result="error",reason="untrusted"} 1'].join('\n'));
+  s.metrics.frontend = parseMetrics(
+    [
+      'tlsmesh_handshakes_total{direction="outbound",result="error",reason="pin_mismatch"} 3',
+      'tlsmesh_handshakes_total{direction="outbound",result="error",reason="untrusted"} 1',
+      'tlsmesh_connections_recycled_total{direction="outbound",cause="peer_expired"} 2',
+    ].join('\n'),
+  );
 
   it('refusals by reason, with who counted them', () => {
     const r = Object.fromEntries(refusals(s).map((x) => [x.reason, [x.count, x.where]]));
@@ -97,6 +104,6 @@ describe('what the sidecars counted', () => {
   });
 
   it('the mTLS hop as the backend sees it', () => {
-    expect(meshConnections(s)).toEqual({ open: 2, handshakes: 4, recycled: 1 });
+    expect(meshConnections(s)).toEqual({ open: 2, handshakes: 4, recycled: 3, byCause: { identity_rotated: 1, peer_expired: 2 } });
   });
 });

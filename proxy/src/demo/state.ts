@@ -114,7 +114,7 @@ export function certsSeen(s: DemoState, w: Workload, certs: { serialNumber: stri
   const pickup = issued ? Math.max(0, s.now - issued.at) : undefined;
   if (pickup !== undefined) id.pickupMs.push(pickup);
   const within = pickup === undefined ? '' : `, in use ${(pickup / 1000).toFixed(1)}s after it was written`;
-  addEvent(s, 'good', `${w} sidecar rotated ${short(before)} -> ${short(id.serial)}${within}; no request dropped`);
+  addEvent(s, 'good', `${w} sidecar rotated ${short(before)} -> ${short(id.serial)}${within}; failed requests so far: ${s.traffic.failed}`);
 }
 
 export const WATCHED_METRICS = new Set(['tlsmesh_handshakes_total', 'tlsmesh_connections_active', 'tlsmesh_connections_recycled_total']);
@@ -123,13 +123,22 @@ export function metricsSeen(s: DemoState, w: Workload, samples: Sample[]): void 
   s.metrics[w] = samples;
 }
 
-/** The mTLS hop between the two sidecars, as the backend counts it (inbound), and recycling on both sides. */
-export function meshConnections(s: DemoState): { open: number; handshakes: number; recycled: number } {
+/** The mTLS hop between the two sidecars, as the backend counts it (inbound), and recycling on both sides by cause. */
+export function meshConnections(s: DemoState): { open: number; handshakes: number; recycled: number; byCause: Record<string, number> } {
   const b = s.metrics.backend;
+  const byCause: Record<string, number> = {};
+  for (const w of WORKLOADS) {
+    for (const x of s.metrics[w]) {
+      if (x.name !== 'tlsmesh_connections_recycled_total' || x.value === 0) continue;
+      const cause = x.labels.cause ?? '';
+      byCause[cause] = (byCause[cause] ?? 0) + x.value;
+    }
+  }
   return {
     open: sum(b, 'tlsmesh_connections_active', { direction: 'inbound' }),
     handshakes: sum(b, 'tlsmesh_handshakes_total', { direction: 'inbound', result: 'ok' }),
-    recycled: WORKLOADS.reduce((n, w) => n + sum(s.metrics[w], 'tlsmesh_connections_recycled_total'), 0),
+    recycled: Object.values(byCause).reduce((a, n) => a + n, 0),
+    byCause,
   };
 }
 

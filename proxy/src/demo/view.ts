@@ -62,7 +62,7 @@ function requests(s: DemoState, c: Style): string[] {
   const lines = [
     c.bold(' REQUESTS') + c.dim('  frontend app -> backend app, through both sidecars'),
     `   ${c.bold(n(s.traffic.ok))} ok   ${failed}   ${rate(s).toFixed(1)}/s`,
-    c.dim(`   mTLS between the sidecars: ${m.open} connection${m.open === 1 ? '' : 's'} open, ${m.handshakes} handshake${m.handshakes === 1 ? '' : 's'} accepted, ${m.recycled} recycled after a rotation`),
+    c.dim(`   mTLS between the sidecars: ${m.open} connection${m.open === 1 ? '' : 's'} open, ${m.handshakes} handshake${m.handshakes === 1 ? '' : 's'} accepted, ${m.recycled} recycled (a certificate rotated or expired)`),
   ];
   const last = s.traffic.failures[s.traffic.failures.length - 1];
   if (last) lines.push(c.red(`   last failure: ${last.what}`));
