@@ -54,6 +54,8 @@ class Session {
   private readonly stopRequested = new Promise<void>((r) => (this.requestStop = r));
   private material: AttackerMaterial | undefined;
   private printedSeq = 0;
+  /** stdout went away (`tlsmesh demo | head`): stop, quietly. */
+  private outGone = false;
   private lastStatus = 0;
   private startingTraffic = false;
   private readonly handlers: [string, (...a: unknown[]) => void][] = [];
@@ -81,7 +83,7 @@ class Session {
       this.screen.enter();
       this.render();
     } else {
-      for (const line of banner({ ...ctx, dir: this.layout.dir, ttlMs: this.o.ttlMs }, this.c)) this.io.out.write(`${line}\n`);
+      for (const line of banner({ ...ctx, dir: this.layout.dir, ttlMs: this.o.ttlMs }, this.c)) this.print(line);
     }
     const tick = setInterval(() => void this.tick(), TICK_MS);
     let attacker: Promise<void> = Promise.resolve();
@@ -109,7 +111,7 @@ class Session {
     if (!this.o.keep) rmSync(this.layout.dir, { recursive: true, force: true });
     const cleanup = { stopped, dir: this.layout.dir, removed: !existsSync(this.layout.dir), kept: this.o.keep };
     this.flushEvents();
-    for (const line of summary(this.s, cleanup, this.c, this.how)) this.io.out.write(`${line}\n`);
+    for (const line of summary(this.s, cleanup, this.c, this.how)) this.print(line);
     this.removeHandlers();
     if (this.exitCode) {
       this.io.err.write(`${this.exitCode.line}\n`);
@@ -176,8 +178,12 @@ class Session {
     this.flushEvents();
     if (this.s.upAt !== undefined && this.s.now - this.lastStatus >= STATUS_EVERY_MS) {
       this.lastStatus = this.s.now;
-      this.io.out.write(`${statusLine(this.s)}\n`);
+      this.print(statusLine(this.s));
     }
+  }
+
+  private print(line: string): void {
+    if (!this.outGone) this.io.out.write(`${line}\n`);
   }
 
   private flushEvents(): void {
@@ -185,7 +191,7 @@ class Session {
     for (const e of this.s.events) {
       if (e.seq <= this.printedSeq) continue;
       this.printedSeq = e.seq;
-      this.io.out.write(`${eventLine(this.s, e, this.c)}\n`);
+      this.print(eventLine(this.s, e, this.c));
     }
   }
 
@@ -241,14 +247,27 @@ class Session {
       if (this.stopping) return this.emergency(`${String(signal)} again: stopped at once`, 130);
       this.stop(signal === 'SIGINT' ? 'interrupted (Ctrl-C)' : `stopped by ${String(signal)}`);
     };
-    const onCrash = (err: unknown) => this.emergency(`demo: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`, 1);
+    const onCrash = (err: unknown) => {
+      const detail = err instanceof Error ? (process.env.TLSMESH_DEBUG ? (err.stack ?? err.message) : err.message) : String(err);
+      this.emergency(`tlsmesh: demo: internal error: ${detail}`, 1);
+    };
     const onExit = () => this.cleanupNow();
+    const onOutError = (err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'EPIPE') return onCrash(err);
+      this.outGone = true;
+      this.stop('stdout closed');
+    };
+    this.io.out.on('error', onOutError);
+    this.handlers.push(['out-error', onOutError]);
     this.handlers.push(['SIGINT', onSignal], ['SIGTERM', onSignal], ['SIGHUP', onSignal], ['uncaughtException', onCrash], ['unhandledRejection', onCrash], ['exit', onExit]);
-    for (const [event, fn] of this.handlers) process.on(event as NodeJS.Signals, fn);
+    for (const [event, fn] of this.handlers) if (event !== 'out-error') process.on(event as NodeJS.Signals, fn);
   }
 
   private removeHandlers(): void {
-    for (const [event, fn] of this.handlers) process.off(event as NodeJS.Signals, fn);
+    for (const [event, fn] of this.handlers) {
+      if (event === 'out-error') this.io.out.off('error', fn);
+      else process.off(event as NodeJS.Signals, fn);
+    }
   }
 
   /** Synchronous: kill every child, remove the work dir, restore the terminal. */
