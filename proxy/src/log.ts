@@ -17,20 +17,45 @@ export function createLogger(level: LogLevel = 'info', component = 'proxy'): Log
     dest,
   );
   destinations.set(logger, dest);
-  // Flush what is buffered when the process ends on its own.
-  process.once('beforeExit', () => flushLogger(logger));
+  // Nobody reads our stdout any more (EPIPE): stop logging rather than fail or
+  // spin; the proxy's job is traffic, not its log.
+  dest.on('error', () => {
+    logger.level = 'silent';
+    destinations.delete(logger);
+  });
   return logger;
 }
 
 const destinations = new WeakMap<Logger, ReturnType<typeof pino.destination>>();
 
-/** Write buffered log lines now (before process.exit). */
-export function flushLogger(logger: Logger): void {
-  try {
-    destinations.get(logger)?.flushSync();
-  } catch {
-    // a full pipe or a closed stdout: nothing more can be written
-  }
+/**
+ * Write what is buffered and close the log (before process.exit), waiting at
+ * most `timeoutMs`. Closing matters: pino otherwise calls sonic-boom's
+ * flushSync at exit, which retries for ever on a broken pipe.
+ */
+export function closeLogger(logger: Logger, timeoutMs = 1000): Promise<void> {
+  const dest = destinations.get(logger);
+  if (!dest) return Promise.resolve();
+  destinations.delete(logger);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      try {
+        dest.destroy();
+      } catch {
+        // already gone
+      }
+      resolve();
+    }, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    dest.once('close', done);
+    dest.once('error', done);
+    try {
+      dest.end();
+    } catch {
+      done();
+    }
+  });
 }
-
-export const silentLogger: Logger = pino({ level: 'silent' });

@@ -7,7 +7,7 @@
 // `protocol` refusal only handshakeTimeoutSeconds (10 s) later, and the
 // connection stays counted as active until then. The inbound listener's TLS
 // side runs with allowHalfOpen, so the peer's FIN during the handshake is not
-// noticed. Skipped until the inbound listener handles it (the lead's area).
+// noticed. Listeners now allow half-close only once a connection is admitted.
 import { join } from 'node:path';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,7 +48,7 @@ const active = async () => metric(await side.metrics(), 'tlsmesh_connections_act
 const protocol = async () => metric(await side.metrics(), 'tlsmesh_handshakes_total', { direction: 'inbound', result: 'error', reason: 'protocol' }) ?? -1;
 
 describe('a peer hangs up mid-handshake', () => {
-  it.skip('is closed and counted at once, not at the handshake timeout', async () => {
+  it('is closed and counted at once, not at the handshake timeout', async () => {
     const [activeBefore, refusedBefore] = [await active(), await protocol()];
     const s = net.connect({ host: '127.0.0.1', port });
     await new Promise((r) => s.once('connect', r));

@@ -2,7 +2,7 @@
 import { loadProxyConfig, type FrozenProxyConfig } from '../config/index.js';
 import { ConfigError } from '../errors.js';
 import { originalDstProblem } from '../capture/original-dst.js';
-import { createLogger, flushLogger } from '../log.js';
+import { closeLogger, createLogger } from '../log.js';
 import { Sidecar } from '../sidecar.js';
 import { parseFlags } from './args.js';
 import { UsageError } from '../errors.js';
@@ -38,10 +38,10 @@ export async function run(args: string[]): Promise<number> {
     });
     const stop = (signal: string) => {
       log.info({ event: 'signal', signal }, `${signal}: draining`);
-      sidecar.drain().then(() => {
-        flushLogger(log);
-        resolve(0);
-      });
+      void sidecar
+        .drain()
+        .then(() => closeLogger(log))
+        .then(() => resolve(0));
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -101,7 +101,10 @@ export function tlsAppConnector(cfg: UpstreamTlsConfig, d: AppConnectorDeps): Ap
     scheme: 'https',
     agent: new DialingAgent(dialer, { servername: cfg.serverName, alpn: ['http/1.1'] }),
     connect(host, port, cb) {
-      dialer.dial({ host, port, servername: cfg.serverName }, (err, socket) => cb(err, socket));
+      dialer.dial({ host, port, servername: cfg.serverName }, (err, socket) => {
+        if (socket) socket.allowHalfOpen = true; // tcp carries half-close
+        cb(err, socket);
+      });
     },
   };
 }

@@ -90,12 +90,13 @@ export class InboundListener {
       handshakeTimeout: g.handshakeTimeoutMs,
       minVersion: tlsVersion(g.minVersion),
       ALPNProtocols: cfg.protocol === 'http' ? ['http/1.1'] : undefined,
-      // Half-close is a tcp feature; an http connection ends as a whole.
-      allowHalfOpen: cfg.protocol === 'tcp',
+      // No half-open during the handshake: a peer's FIN mid-handshake must end
+      // it at once. tcp connections allow half-close once admitted (serve()).
+      allowHalfOpen: false,
     });
     this.tlsServer.on('secureConnection', (s: TLSSocket) => this.onSecure(s));
     this.tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, s: TLSSocket) => this.onTlsError(err, s));
-    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: cfg.protocol === 'tcp' }, (raw) => this.onConnection(raw));
+    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: false }, (raw) => this.onConnection(raw));
     this.server.on('error', (err) => log.error({ event: 'listener_error', listener: this.name, error: err.message }, 'listener error'));
     if (cfg.protocol === 'http') {
       this.forwarder = createForwarder({ agent: this.app.agent, xfwd: true, closing: (req) => this.tracker.closing(req.socket) });
@@ -255,6 +256,8 @@ export class InboundListener {
     }
     const target = conn.target!;
     s.pause();
+    // tcp carries half-close both ways from here on.
+    s.allowHalfOpen = true;
     this.app.connect(target.host, target.port, (err, upstream) => {
       if (err || !upstream) {
         conn.result = 'error';

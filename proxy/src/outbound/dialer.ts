@@ -86,8 +86,9 @@ export class MtlsDialer {
       ALPNProtocols: t.alpn,
       rejectUnauthorized: false,
       checkServerIdentity: () => undefined,
-      // Passed through to the TLSSocket by tls.connect (missing from @types/node).
-      allowHalfOpen: true,
+      // No half-open during the handshake: the peer's FIN must end it at once.
+      // Callers that carry tcp set allowHalfOpen on the socket afterwards.
+      allowHalfOpen: false,
     } as tls.ConnectionOptions);
     socket.setNoDelay(true);
     let settled = false;

@@ -194,6 +194,7 @@ export class OutboundListener {
       conn.result = 'ok';
       conn.peer = decision?.id.toString();
       this.tracker.setPeer(app, decision?.leaf.notAfter);
+      peer.allowHalfOpen = true;
       if (app.destroyed) {
         peer.destroy();
         return;
