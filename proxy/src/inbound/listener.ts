@@ -18,6 +18,10 @@ import { splice } from '../net/splice.js';
 import { ConnTracker } from '../net/tracker.js';
 import { createForwarder, type Forwarder } from '../http/forwarder.js';
 import { createHttpFront, sendError } from '../http/front.js';
+import { httpEngineKind } from '../http/engine-choice.js';
+import { H1Engine, type Route } from '../http/h1/engine.js';
+import type { RequestHead } from '../http/h1/parse.js';
+import { SocketPool } from '../http/h1/pool.js';
 import { serverContextOptions, tlsVersion, type MinTlsVersion } from '../tls/contexts.js';
 import { evidenceFromSocket, PeerCache } from '../tls/peer-evidence.js';
 import { compilePolicy } from '../tls/policy.js';
@@ -58,6 +62,9 @@ export class InboundListener {
   private readonly app: AppConnector;
   private readonly forwarder?: Forwarder;
   private readonly http?: ReturnType<typeof createHttpFront>;
+  private readonly engine?: H1Engine;
+  private readonly appPool = new SocketPool();
+  private readonly routes = new Map<string, Route>();
   private generation = 0;
   listening = false;
 
@@ -98,7 +105,22 @@ export class InboundListener {
     this.tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, s: TLSSocket) => this.onTlsError(err, s));
     this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: false }, (raw) => this.onConnection(raw));
     this.server.on('error', (err) => log.error({ event: 'listener_error', listener: this.name, error: err.message }, 'listener error'));
-    if (cfg.protocol === 'http') {
+    if (cfg.protocol === 'http' && httpEngineKind() === 'h1') {
+      this.engine = new H1Engine({
+        direction: 'inbound',
+        listener: this.name,
+        tracker: this.tracker,
+        metrics,
+        log,
+        peerOf: (s) => this.connOf(s)?.peer,
+        rewrite: { drop: FORWARDING_HEADERS, add: (down, head) => this.forwardingHeaders(down, head) },
+        onUpstreamError: (err, url) => {
+          if (!(err instanceof TlsmeshError)) this.metrics.upstreamErrors.labels('inbound', kindOf(err)).inc();
+          this.log.warn({ event: 'upstream_error', direction: 'inbound', listener: this.name, upstream: url, error: err.message }, 'app unreachable');
+          return upstreamMessage(err);
+        },
+      });
+    } else if (cfg.protocol === 'http') {
       this.forwarder = createForwarder({ agent: this.app.agent, xfwd: true, closing: (req) => this.tracker.closing(req.socket) });
       this.http = createHttpFront({
         direction: 'inbound',
@@ -150,6 +172,7 @@ export class InboundListener {
     const conn: Conn = { started: this.g.clock(), remote: `${raw.remoteAddress}:${raw.remotePort}`, result: 'error', generation: this.generation };
     this.conns.set(raw, conn);
     raw.on('error', () => {});
+    raw.setNoDelay(true);
     raw.once('close', () => {
       this.metrics.connectionClosed('inbound', raw.bytesRead, raw.bytesWritten);
       this.logConnection(conn, raw.bytesRead, raw.bytesWritten);
@@ -192,7 +215,7 @@ export class InboundListener {
       }
       conn.result = 'plaintext';
       this.serve(raw, conn);
-      if (this.http) raw.resume();
+      if (this.http || this.engine) raw.resume();
     });
     raw.resume();
   }
@@ -249,6 +272,11 @@ export class InboundListener {
     this.conns.set(s, conn);
     this.tracker.add(s, conn.generation, conn.peerNotAfter);
     s.once('close', () => this.tracker.delete(s));
+    if (this.engine) {
+      this.tracker.markHttp(s);
+      this.engine.serve(s, this.routeTo(conn.target!));
+      return;
+    }
     if (this.http) {
       this.tracker.markHttp(s);
       this.http.emit('connection', s);
@@ -272,6 +300,39 @@ export class InboundListener {
       }
       splice(s, upstream, () => {});
     });
+  }
+
+  /** The app at `t`, with its pool of kept-alive connections (h1 engine). */
+  private routeTo(t: HostPort): Route {
+    const key = formatHostPort(t);
+    let r = this.routes.get(key);
+    if (!r) {
+      r = { key, url: `${this.app.scheme}://${key}`, pool: this.appPool, dial: (cb) => this.app.connect(t.host, t.port, cb) };
+      if (this.routes.size < 1024) this.routes.set(key, r);
+    }
+    return r;
+  }
+
+  /**
+   * h1 engine: the identity header (the client's removed, ours added) and
+   * X-Forwarded-For/-Port/-Proto/-Host as http-proxy's xfwd writes them.
+   */
+  private forwardingHeaders(down: Socket, head: RequestHead): string {
+    const xfcc = this.connOf(down)?.xfcc;
+    const encrypted = (down as TLSSocket).encrypted === true;
+    let host: string | undefined;
+    let hasForwardedHost = false;
+    for (let i = 0; i < head.names.length; i++) {
+      if (head.names[i] === 'host') host ??= head.values[i];
+      else if (head.names[i] === 'x-forwarded-host') hasForwardedHost = true;
+    }
+    const port = host ? /:(\d+)/.exec(host)?.[1] : undefined;
+    let s = xfcc ? `x-forwarded-client-cert: ${xfcc}\r\n` : '';
+    s += appendForwarded(head, 'x-forwarded-for', down.remoteAddress ?? '');
+    s += appendForwarded(head, 'x-forwarded-port', port ?? (encrypted ? '443' : '80'));
+    s += appendForwarded(head, 'x-forwarded-proto', encrypted ? 'https' : 'http');
+    if (!hasForwardedHost && host) s += `x-forwarded-host: ${host}\r\n`;
+    return s;
   }
 
   private targetUrl(req: IncomingMessage): string | undefined {
@@ -326,6 +387,16 @@ export class InboundListener {
       durationMs: this.g.clock() - conn.started,
     });
   }
+}
+
+/** Request headers the inbound h1 engine replaces (identity and forwarding). */
+const FORWARDING_HEADERS: ReadonlySet<string> = new Set(['x-forwarded-client-cert', 'x-forwarded-for', 'x-forwarded-port', 'x-forwarded-proto']);
+
+/** `name: <values the client sent>,<ours>` (http-proxy's xfwd). */
+function appendForwarded(head: RequestHead, name: string, value: string): string {
+  let prior: string | undefined;
+  for (let i = 0; i < head.names.length; i++) if (head.names[i] === name) prior = prior === undefined ? head.values[i] : `${prior}, ${head.values[i]}`;
+  return `${name}: ${prior ? `${prior},${value}` : value}\r\n`;
 }
 
 /** The short body of a 502: our own errors say what happened, system errors give their code. */

@@ -1,6 +1,7 @@
 // Outbound: this pod's app -> a peer. Accept plaintext from the app, originate
 // mTLS to the peer, and carry the app's bytes only once the peer passed.
 import net, { type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { OutboundConfig } from '../config/index.js';
@@ -16,11 +17,15 @@ import { listenOn } from '../net/listen.js';
 import { createForwarder, type Forwarder } from '../http/forwarder.js';
 import { createHttpFront, sendError } from '../http/front.js';
 import { DialingAgent } from '../http/dialing-agent.js';
+import { httpEngineKind } from '../http/engine-choice.js';
+import { H1Engine, type Route } from '../http/h1/engine.js';
+import { SocketPool } from '../http/h1/pool.js';
 import { clientContext } from '../tls/contexts.js';
 import { compilePolicy } from '../tls/policy.js';
 import type { ListenerGlobals } from '../inbound/listener.js';
 import { kindOf, upstreamMessage } from '../inbound/listener.js';
 import { MtlsDialer } from './dialer.js';
+import { UpstreamError } from '../tls/peer-refused.js';
 import { cidrMatcher } from './mesh-networks.js';
 
 interface Conn {
@@ -43,6 +48,11 @@ export class OutboundListener {
   private readonly plainForwarder?: Forwarder;
   private readonly agent?: DialingAgent;
   private readonly http?: ReturnType<typeof createHttpFront>;
+  private readonly engine?: H1Engine;
+  /** h1 engine: kept-alive mTLS connections to peers (and plain ones outside meshNetworks). */
+  private readonly peerPool?: SocketPool;
+  private readonly plainPool?: SocketPool;
+  private readonly routes = new Map<string, Route>();
   listening = false;
 
   constructor(
@@ -73,7 +83,24 @@ export class OutboundListener {
     this.inMesh = cfg.meshNetworks ? cidrMatcher(cfg.meshNetworks.map((c) => parseCidr(c)!)) : () => true;
     this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: cfg.protocol === 'tcp' }, (s) => this.onConnection(s));
     this.server.on('error', (err) => log.error({ event: 'listener_error', listener: this.name, error: err.message }, 'listener error'));
-    if (cfg.protocol === 'http') {
+    if (cfg.protocol === 'http' && httpEngineKind() === 'h1') {
+      this.peerPool = new SocketPool({ isStale: (s, now) => this.dialer.isStale(s as TLSSocket, now) });
+      if (cfg.meshNetworks) this.plainPool = new SocketPool();
+      this.engine = new H1Engine({
+        direction: 'outbound',
+        listener: this.name,
+        tracker: this.tracker,
+        metrics,
+        log,
+        peerOf: (s) => this.conns.get(s)?.peer,
+        onUpstreamError: (err, url) => {
+          // The dialer counted its own failures (handshakes, connects); count the rest here.
+          if (!(err instanceof TlsmeshError)) this.metrics.upstreamErrors.labels('outbound', kindOf(err)).inc();
+          this.log.warn({ event: 'upstream_error', direction: 'outbound', listener: this.name, upstream: url, error: err.message }, err.name === 'PeerRefusedError' ? 'peer refused' : 'peer unreachable');
+          return upstreamMessage(err);
+        },
+      });
+    } else if (cfg.protocol === 'http') {
       this.agent = new DialingAgent(this.dialer, { servername: cfg.serverName, alpn: ['http/1.1'] });
       const closing = (req: IncomingMessage) => this.tracker.closing(req.socket);
       this.forwarder = createForwarder({ agent: this.agent, xfwd: false, closing });
@@ -114,17 +141,20 @@ export class OutboundListener {
    */
   recycle(pick: (generation: number, peerNotAfter: number | undefined) => boolean, now: number): number {
     if (this.agent) return this.agent.dropStale(now);
+    if (this.peerPool) return this.peerPool.dropStale(now);
     const grace = this.cfg.recycleGraceSeconds;
     return this.tracker.recycle(pick, { tcpGraceMs: grace === undefined || grace === 0 ? undefined : grace * 1000, closeIdleHttp: false });
   }
 
   /** Pooled peer connections closed instead of reused because they were stale. */
   get agentRecycled(): number {
-    return this.agent?.recycled ?? 0;
+    return this.agent?.recycled ?? this.peerPool?.recycled ?? 0;
   }
 
   /** Drop idle pooled keep-alive connections to peers (drain, identity rotation); busy ones finish first. */
   closeIdlePeers(): void {
+    this.peerPool?.closeIdle();
+    this.plainPool?.closeIdle();
     if (!this.agent) return;
     for (const sockets of Object.values(this.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
   }
@@ -132,6 +162,8 @@ export class OutboundListener {
   /** After the drain deadline: everything goes. */
   destroyPeers(): void {
     this.agent?.destroy();
+    this.peerPool?.destroy();
+    this.plainPool?.destroy();
   }
 
   private onConnection(app: Socket): void {
@@ -165,6 +197,12 @@ export class OutboundListener {
       conn.target = this.cfg.connect;
     }
     this.tracker.add(app, this.store.current.generation);
+    if (this.engine) {
+      conn.result = 'ok';
+      this.tracker.markHttp(app);
+      this.engine.serve(app, this.routeTo(conn.target, conn.mesh));
+      return;
+    }
     if (this.http) {
       conn.result = 'ok';
       this.tracker.markHttp(app);
@@ -201,6 +239,32 @@ export class OutboundListener {
       }
       splice(app, peer, () => {});
     });
+  }
+
+  /** The peer (mTLS, pooled) or, outside meshNetworks, the plain destination (h1 engine). */
+  private routeTo(t: HostPort, mesh: boolean): Route {
+    const key = `${mesh ? 'https' : 'http'}://${formatHostPort(t)}`;
+    let r = this.routes.get(key);
+    if (!r) {
+      const dial: Route['dial'] = mesh
+        ? (cb) => this.dialer.dial({ host: t.host, port: t.port, servername: this.cfg.serverName, alpn: ['http/1.1'] }, (err, s) => cb(err, s))
+        : (cb) => {
+            const s = net.connect({ host: t.host, port: t.port, allowHalfOpen: true });
+            s.setNoDelay(true);
+            const onError = (err: NodeJS.ErrnoException) => {
+              this.metrics.upstreamErrors.labels('outbound', 'connect').inc();
+              cb(new UpstreamError('connect', `connect ${formatHostPort(t)}: ${err.code ?? err.message}`, { cause: err }));
+            };
+            s.once('error', onError);
+            s.once('connect', () => {
+              s.removeListener('error', onError);
+              cb(null, s);
+            });
+          };
+      r = { key, url: key, pool: mesh ? this.peerPool! : this.plainPool!, dial };
+      if (this.routes.size < 1024) this.routes.set(key, r);
+    }
+    return r;
   }
 
   private upstreamFailed(conn: Conn, app: Socket, err: NodeJS.ErrnoException): void {

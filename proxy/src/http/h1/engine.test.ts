@@ -1,0 +1,371 @@
+// The h1 engine between a raw client socket and a scripted upstream, in one
+// process: keep-alive and pooling, hop-by-hop Connection handling, framing,
+// pipelining, upgrades, failures and the keep-alive race.
+import { once } from 'node:events';
+import net, { type AddressInfo, type Socket } from 'node:net';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../log.js';
+import { createMetrics } from '../../metrics.js';
+import { ConnTracker } from '../../net/tracker.js';
+import { H1Engine, type Route } from './engine.js';
+import { SocketPool } from './pool.js';
+
+interface Upstream {
+  port: number;
+  accepted: number;
+  /** Every request head the upstream saw, in order. */
+  heads: string[];
+  close(): Promise<void>;
+}
+
+type Answer = (head: string, body: Buffer, s: Socket) => void;
+
+/** An HTTP upstream that reads Content-Length/chunked-less requests and answers with `answer`. */
+async function upstream(answer: Answer): Promise<Upstream> {
+  const sockets = new Set<Socket>();
+  const u: Upstream = { port: 0, accepted: 0, heads: [], close: async () => {} };
+  const server = net.createServer((s) => {
+    u.accepted += 1;
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+    s.on('error', () => {});
+    let buf = Buffer.alloc(0);
+    s.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      for (;;) {
+        const at = buf.indexOf('\r\n\r\n');
+        if (at < 0) return;
+        const head = buf.toString('latin1', 0, at);
+        const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
+        const len = cl ? Number(cl[1]) : 0;
+        if (buf.length < at + 4 + len) return;
+        const body = buf.subarray(at + 4, at + 4 + len);
+        buf = buf.subarray(at + 4 + len);
+        u.heads.push(head);
+        answer(head, body, s);
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  u.port = (server.address() as AddressInfo).port;
+  u.close = async () => {
+    for (const s of sockets) s.destroy();
+    server.close();
+  };
+  return u;
+}
+
+const ok = (body = 'ok', extra = '') => `HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n${extra}\r\n${body}`;
+
+interface Front {
+  port: number;
+  tracker: ConnTracker;
+  metrics: ReturnType<typeof createMetrics>;
+  pool: SocketPool;
+  close(): void;
+}
+
+async function front(upPort: number, o: { add?: string } = {}): Promise<Front> {
+  const tracker = new ConnTracker();
+  const metrics = createMetrics(new Registry(), { defaultMetrics: false });
+  const pool = new SocketPool();
+  const engine = new H1Engine({
+    direction: 'inbound',
+    listener: 'test',
+    tracker,
+    metrics,
+    log: silentLogger,
+    peerOf: () => undefined,
+    rewrite: o.add ? { drop: new Set(['x-drop']), add: () => o.add! } : undefined,
+    onUpstreamError: (err) => `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+  });
+  const route: Route = {
+    key: 'up',
+    url: `http://127.0.0.1:${upPort}`,
+    pool,
+    dial: (cb) => {
+      const s = net.connect({ port: upPort, host: '127.0.0.1' });
+      s.once('error', (err) => cb(err));
+      s.once('connect', () => {
+        s.removeAllListeners('error');
+        cb(null, s);
+      });
+    },
+  };
+  const server = net.createServer((s) => {
+    tracker.add(s, 1);
+    tracker.markHttp(s);
+    s.once('close', () => tracker.delete(s));
+    engine.serve(s, route);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return { port: (server.address() as AddressInfo).port, tracker, metrics, pool, close: () => server.close() };
+}
+
+/** A raw client: write bytes, read until `n` complete responses (Content-Length framed) or close. */
+class Client {
+  readonly s: Socket;
+  data = '';
+  closed = false;
+  constructor(port: number) {
+    this.s = net.connect({ port, host: '127.0.0.1' });
+    this.s.on('data', (d: Buffer) => (this.data += d.toString('latin1')));
+    this.s.on('close', () => (this.closed = true));
+    this.s.on('error', () => {});
+  }
+  send(text: string | Buffer): this {
+    this.s.write(text);
+    return this;
+  }
+  async until(pred: (data: string) => boolean, what = 'the answer'): Promise<string> {
+    for (let i = 0; i < 500; i++) {
+      if (pred(this.data)) return this.data;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.data)}`);
+  }
+  responses(): number {
+    return this.data.split('HTTP/1.1 ').length - 1;
+  }
+}
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0)) await c();
+});
+
+async function setup(answer: Answer, o: { add?: string } = {}) {
+  const up = await upstream(answer);
+  const f = await front(up.port, o);
+  cleanups.push(() => up.close(), () => f.close());
+  const client = () => {
+    const c = new Client(f.port);
+    cleanups.push(() => c.s.destroy());
+    return c;
+  };
+  return { up, f, client };
+}
+
+async function counted(f: Front, code: string): Promise<number> {
+  const m = (await f.metrics.requests.get()).values.find((v) => v.labels.code === code);
+  return m?.value ?? 0;
+}
+
+describe('keep-alive', () => {
+  it('carries several requests over one upstream connection and counts each', async () => {
+    const { up, f, client } = await setup((_h, _b, s) => s.write(ok()));
+    const c = client().send('GET /1 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await c.until((d) => d.endsWith('ok'));
+    c.send('GET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await c.until(() => c.responses() === 2);
+    expect(up.accepted).toBe(1);
+    expect(await counted(f, '200')).toBe(2);
+  });
+
+  it('answers pipelined requests in order', async () => {
+    const { up, client } = await setup((h, _b, s) => s.write(ok(`${h.split(' ')[1]!};`)));
+    const c = client().send('GET /a HTTP/1.1\r\n\r\nGET /bb HTTP/1.1\r\n\r\nGET /ccc HTTP/1.1\r\n\r\n');
+    await c.until(() => c.responses() === 3);
+    expect(c.data.match(/\/\w+;/g)).toEqual(['/a;', '/bb;', '/ccc;']);
+    expect(up.accepted).toBe(1);
+  });
+
+  it("ends the client connection on the client's Connection: close, and pools the upstream one", async () => {
+    const { up, f, client } = await setup((_h, _b, s) => s.write(ok('ok', 'connection: keep-alive\r\n')));
+    const c = client().send('GET / HTTP/1.1\r\nConnection: close\r\n\r\n');
+    await c.until(() => c.closed, 'the close');
+    expect(c.data).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(c.data.toLowerCase()).toContain('connection: close');
+    expect(c.data.toLowerCase()).not.toContain('keep-alive');
+    expect(up.heads[0]!.toLowerCase()).not.toContain('connection');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(f.pool.size).toBe(1);
+    const d = client().send('GET /again HTTP/1.1\r\n\r\n');
+    await d.until((x) => x.endsWith('ok'));
+    expect(up.accepted).toBe(1);
+  });
+
+  it("keeps the client connection when the upstream closes its own, and dials again for the next request", async () => {
+    const { up, client } = await setup((_h, _b, s) => s.end(ok('ok', 'Connection: close\r\n')));
+    const c = client().send('GET / HTTP/1.1\r\n\r\n');
+    await c.until((d) => d.endsWith('ok'));
+    expect(c.data.toLowerCase()).not.toContain('connection: close');
+    c.send('GET / HTTP/1.1\r\n\r\n');
+    await c.until(() => c.responses() === 2);
+    expect(c.closed).toBe(false);
+    expect(up.accepted).toBe(2);
+  });
+
+  it('says Connection: close and closes when the tracker recycles the connection', async () => {
+    const { f, client } = await setup((_h, _b, s) => s.write(ok()));
+    const c = client().send('GET / HTTP/1.1\r\n\r\n');
+    await c.until((d) => d.endsWith('ok'));
+    f.tracker.recycle(() => true, { closeIdleHttp: false });
+    c.data = '';
+    c.send('GET / HTTP/1.1\r\n\r\n');
+    await c.until(() => c.closed, 'the close');
+    expect(c.data.toLowerCase()).toContain('connection: close');
+  });
+
+  it('answers an HTTP/1.0 keep-alive client with keep-alive, and closes a plain HTTP/1.0 one', async () => {
+    const { up, client } = await setup((_h, _b, s) => s.write(ok()));
+    const c = client().send('GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+    await c.until((d) => d.endsWith('ok'));
+    expect(c.data.toLowerCase()).toContain('connection: keep-alive');
+    expect(up.heads[0]!.toLowerCase()).toContain('connection: keep-alive');
+    const d = client().send('GET / HTTP/1.0\r\n\r\n');
+    await d.until(() => d.closed, 'the close');
+    expect(d.data).toContain('ok');
+  });
+});
+
+describe('framing', () => {
+  it('forwards a chunked request and a chunked response byte for byte, split anywhere', async () => {
+    const reqBody = '4\r\nwiki\r\n5\r\npedia\r\n0\r\n\r\n';
+    const resBody = '3\r\nabc\r\n0\r\nX-T: 1\r\n\r\n';
+    let seen = '';
+    const up = net.createServer((s) => {
+      s.on('data', (d: Buffer) => {
+        seen += d.toString('latin1');
+        if (seen.endsWith('0\r\n\r\n')) s.write(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${resBody}`);
+      });
+    });
+    up.listen(0, '127.0.0.1');
+    await once(up, 'listening');
+    const f = await front((up.address() as AddressInfo).port);
+    cleanups.push(() => up.close(), () => f.close());
+    const c = new Client(f.port);
+    cleanups.push(() => c.s.destroy());
+    const req = `POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n${reqBody}`;
+    for (const ch of req) {
+      c.send(ch);
+      await new Promise((r) => setImmediate(r));
+    }
+    await c.until((d) => d.endsWith(resBody));
+    expect(seen.endsWith(reqBody)).toBe(true);
+    expect(await counted(f, '200')).toBe(1);
+  });
+
+  it('sends no body for HEAD, and reads a close-delimited body to the end', async () => {
+    const { client } = await setup((h, _b, s) => {
+      if (h.startsWith('HEAD')) s.write('HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n');
+      else s.end('HTTP/1.1 200 OK\r\n\r\nuntil the end');
+    });
+    const c = client().send('HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n');
+    await c.until(() => c.closed, 'the close');
+    expect(c.data).toMatch(/content-length: 1000\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    expect(c.data.endsWith('until the end')).toBe(true);
+  });
+
+  it('passes 100 Continue through before the final answer', async () => {
+    let sock: Socket | undefined;
+    const up = net.createServer((s) => {
+      sock = s;
+      let got = '';
+      s.on('data', (d: Buffer) => {
+        got += d.toString('latin1');
+        if (got.endsWith('\r\n\r\n') && got.includes('Expect')) s.write('HTTP/1.1 100 Continue\r\n\r\n');
+        if (got.endsWith('hello')) s.write(ok('done'));
+      });
+    });
+    up.listen(0, '127.0.0.1');
+    await once(up, 'listening');
+    const f = await front((up.address() as AddressInfo).port);
+    cleanups.push(() => sock?.destroy(), () => up.close(), () => f.close());
+    const c = new Client(f.port);
+    cleanups.push(() => c.s.destroy());
+    c.send('POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n');
+    await c.until((d) => d.includes('100 Continue'));
+    c.send('hello');
+    await c.until((d) => d.endsWith('done'));
+  });
+
+  it('rewrites heads: drops and adds headers', async () => {
+    const { up, client } = await setup((_h, _b, s) => s.write(ok()), { add: 'x-added: 1\r\n' });
+    const c = client().send('GET / HTTP/1.1\r\nX-Drop: secret\r\nX-Keep: k\r\n\r\n');
+    await c.until((d) => d.endsWith('ok'));
+    expect(up.heads[0]).toBe('GET / HTTP/1.1\r\nX-Keep: k\r\nx-added: 1');
+  });
+
+  it('refuses a malformed request with 400 and nothing reaches the upstream', async () => {
+    const { up, client } = await setup((_h, _b, s) => s.write(ok()));
+    const c = client().send('POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n');
+    await c.until(() => c.closed, 'the close');
+    expect(c.data).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(up.accepted).toBe(0);
+  });
+});
+
+describe('failures', () => {
+  it('answers 502 when the upstream cannot be reached', async () => {
+    const dead = net.createServer();
+    dead.listen(0, '127.0.0.1');
+    await once(dead, 'listening');
+    const port = (dead.address() as AddressInfo).port;
+    dead.close();
+    const f = await front(port);
+    cleanups.push(() => f.close());
+    const c = new Client(f.port);
+    c.send('GET / HTTP/1.1\r\n\r\n');
+    await c.until(() => c.closed, 'the close');
+    expect(c.data).toMatch(/^HTTP\/1\.1 502 Bad Gateway\r\n[\s\S]*upstream unavailable: ECONNREFUSED\n$/);
+    expect(await counted(f, '502')).toBe(1);
+  });
+
+  it('retries a body-less request once when a reused upstream connection closes without answering (the keep-alive race)', async () => {
+    let n = 0;
+    const { up, client } = await setup((_h, _b, s) => {
+      n += 1;
+      if (n === 2) s.destroy();
+      else s.write(ok(`r${n}`));
+    });
+    const c = client().send('GET / HTTP/1.1\r\n\r\n');
+    await c.until((d) => d.endsWith('r1'));
+    c.send('GET / HTTP/1.1\r\n\r\n');
+    await c.until((d) => d.endsWith('r3'));
+    expect(up.accepted).toBe(2);
+  });
+
+  it('does not retry a request with a body', async () => {
+    let n = 0;
+    const { client } = await setup((_h, _b, s) => {
+      n += 1;
+      if (n === 2) s.destroy();
+      else s.write(ok(`r${n}`));
+    });
+    const c = client().send('GET / HTTP/1.1\r\n\r\n');
+    await c.until((d) => d.endsWith('r1'));
+    c.send('POST / HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi');
+    await c.until(() => c.closed, 'the close');
+    expect(c.data).toContain('502 Bad Gateway');
+    expect(n).toBe(2);
+  });
+
+  it('cuts the client connection when the upstream dies mid-body', async () => {
+    const { f, client } = await setup((_h, _b, s) => {
+      s.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial');
+      setTimeout(() => s.destroy(), 20);
+    });
+    const c = client().send('GET / HTTP/1.1\r\n\r\n');
+    await c.until(() => c.closed, 'the close');
+    expect(c.data.endsWith('partial')).toBe(true);
+    expect(await counted(f, '200')).toBe(1);
+  });
+});
+
+describe('upgrades', () => {
+  it('tunnels bytes both ways after 101', async () => {
+    const { client } = await setup((_h, _b, s) => {
+      s.removeAllListeners('data');
+      s.write('HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\nhi');
+      s.on('data', (d: Buffer) => s.write(d.toString().toUpperCase()));
+    });
+    const c = client().send('GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n');
+    await c.until((d) => d.endsWith('hi'));
+    c.send('shout');
+    await c.until((d) => d.endsWith('SHOUT'));
+  });
+});

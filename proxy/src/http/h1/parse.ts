@@ -1,0 +1,337 @@
+// HTTP/1.1 message framing for the forwarding engine (engine.ts): parse a
+// request or response head, decide how its body is delimited (RFC 9112 §6),
+// and find where a chunked body ends without decoding it. Bytes are forwarded
+// as they came; only heads are ever rebuilt. Pure: no sockets, no I/O.
+//
+// Strict where ambiguity would let two parsers disagree (request smuggling):
+// CRLF line endings only, no obs-fold, token header names, no control bytes in
+// values, one Content-Length, Transfer-Encoding only with chunked last and never
+// together with Content-Length.
+
+export class H1Error extends Error {
+  constructor(
+    readonly status: 400 | 431 | 501 | 505 | 502,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Where a message body ends: none, after N bytes, at the chunked terminator, or when the connection closes. */
+export type BodyKind = 'none' | 'length' | 'chunked' | 'close';
+
+export interface Head {
+  /** Lowercased header names, raw lines (without CRLF) and trimmed values, index for index. */
+  names: string[];
+  lines: string[];
+  values: string[];
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
+  minor: 0 | 1;
+  body: BodyKind;
+  /** Body length for `length`. */
+  length: number;
+  /** Connection header tokens, lowercased. */
+  closeToken: boolean;
+  keepAliveToken: boolean;
+  upgradeToken: boolean;
+  /** A Connection, Keep-Alive or Proxy-Connection header is present. */
+  hopByHop: boolean;
+}
+
+export interface RequestHead extends Head {
+  method: string;
+  target: string;
+  /** The request line, without CRLF. */
+  line: string;
+  upgrade: boolean;
+}
+
+export interface ResponseHead extends Head {
+  status: number;
+  line: string;
+}
+
+// RFC 9110 token characters; a field value has no CTLs other than HTAB. All
+// linear-time (no backtracking on attacker-chosen input).
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^\x00-\x20\x7f]+) HTTP\/1\.([01])$/;
+const RESPONSE_LINE = /^HTTP\/1\.([01]) ([1-9][0-9][0-9])(?: [^\x00-\x08\x0a-\x1f\x7f]*)?$/;
+const DIGITS = /^[0-9]{1,15}$/;
+
+function parseHeaders(text: string, first: number, h: Head, isRequest: boolean): void {
+  const status = isRequest ? 400 : 502;
+  let contentLength = -1;
+  let te: string | undefined;
+  let pos = first;
+  const end = text.length;
+  while (pos < end) {
+    let eol = text.indexOf('\r\n', pos);
+    if (eol < 0) eol = end;
+    const line = text.slice(pos, eol);
+    pos = eol + 2;
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new H1Error(status, line.length > 0 && (line[0] === ' ' || line[0] === '\t') ? 'obsolete line folding' : 'malformed header line');
+    const rawName = line.slice(0, colon);
+    if (!TOKEN.test(rawName) || BAD_VALUE.test(line)) throw new H1Error(status, 'malformed header line');
+    const name = rawName.toLowerCase();
+    const value = trimOws(line, colon + 1);
+    h.names.push(name);
+    h.lines.push(line);
+    h.values.push(value);
+    switch (name) {
+      case 'content-length': {
+        if (!DIGITS.test(value)) throw new H1Error(status, 'invalid Content-Length');
+        if (contentLength >= 0) throw new H1Error(status, 'more than one Content-Length');
+        contentLength = Number(value);
+        break;
+      }
+      case 'transfer-encoding':
+        te = te === undefined ? value : `${te}, ${value}`;
+        break;
+      case 'connection':
+        h.hopByHop = true;
+        for (const t of value.split(',')) {
+          const token = t.trim().toLowerCase();
+          if (token === 'close') h.closeToken = true;
+          else if (token === 'keep-alive') h.keepAliveToken = true;
+          else if (token === 'upgrade') h.upgradeToken = true;
+        }
+        break;
+      case 'keep-alive':
+      case 'proxy-connection':
+        h.hopByHop = true;
+        break;
+    }
+  }
+  if (te !== undefined) {
+    if (contentLength >= 0) throw new H1Error(status, 'both Transfer-Encoding and Content-Length');
+    if (isRequest && h.minor === 0) throw new H1Error(400, 'Transfer-Encoding in an HTTP/1.0 request');
+    const codings = te.split(',');
+    const last = codings[codings.length - 1]!.trim().toLowerCase();
+    if (last === 'chunked') {
+      if (codings.slice(0, -1).some((c) => c.trim().toLowerCase() === 'chunked')) throw new H1Error(status, 'chunked applied twice');
+      h.body = 'chunked';
+    } else if (isRequest) {
+      throw new H1Error(400, 'Transfer-Encoding without chunked last');
+    } else {
+      h.body = 'close';
+    }
+  } else if (contentLength >= 0) {
+    h.body = contentLength === 0 ? 'none' : 'length';
+    h.length = contentLength;
+  } else {
+    h.body = isRequest ? 'none' : 'close';
+  }
+}
+
+function emptyHead(): Head {
+  return { names: [], lines: [], values: [], minor: 1, body: 'none', length: 0, closeToken: false, keepAliveToken: false, upgradeToken: false, hopByHop: false };
+}
+
+/** `text`: the head as latin1, from the request line up to (not including) the blank line's CRLFCRLF. */
+export function parseRequestHead(text: string): RequestHead {
+  let eol = text.indexOf('\r\n');
+  if (eol < 0) eol = text.length;
+  const line = text.slice(0, eol);
+  const m = REQUEST_LINE.exec(line);
+  if (!m) {
+    if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\x00-\x20\x7f]+ HTTP\/[0-9]\.[0-9]$/.test(line)) throw new H1Error(505, 'HTTP version not supported');
+    throw new H1Error(400, 'malformed request line');
+  }
+  const h = emptyHead() as RequestHead;
+  h.method = m[1]!;
+  h.target = m[2]!;
+  h.line = line;
+  h.minor = m[3] === '0' ? 0 : 1;
+  h.upgrade = false;
+  parseHeaders(text, eol + 2, h, true);
+  if (h.method === 'CONNECT') throw new H1Error(501, 'CONNECT is not supported');
+  h.upgrade = h.upgradeToken && h.names.includes('upgrade');
+  return h;
+}
+
+/** `requestMethod` decides whether a body follows (HEAD). */
+export function parseResponseHead(text: string, requestMethod: string): ResponseHead {
+  let eol = text.indexOf('\r\n');
+  if (eol < 0) eol = text.length;
+  const line = text.slice(0, eol);
+  const m = RESPONSE_LINE.exec(line);
+  if (!m) throw new H1Error(502, 'malformed status line');
+  const h = emptyHead() as ResponseHead;
+  h.status = Number(m[2]);
+  h.line = line;
+  h.minor = m[1] === '0' ? 0 : 1;
+  parseHeaders(text, eol + 2, h, false);
+  if (requestMethod === 'HEAD' || h.status < 200 || h.status === 204 || h.status === 304) {
+    h.body = 'none';
+    h.length = 0;
+  }
+  return h;
+}
+
+/** Does the sender of this head keep the connection open after the message (RFC 9112 §9.3)? */
+export function persistent(h: Head): boolean {
+  if (h.closeToken) return false;
+  return h.minor === 1 || h.keepAliveToken;
+}
+
+const enum C {
+  Size,
+  SizeOrExt,
+  Ext,
+  SizeLf,
+  Data,
+  DataCr,
+  DataLf,
+  TrailerStart,
+  TrailerLine,
+  TrailerLf,
+  FinalLf,
+  Done,
+}
+
+const MAX_CHUNK_SIZE_DIGITS = 13; // < 2^52: exact in a double
+const MAX_LINE = 8192;
+
+/**
+ * Finds the end of a chunked body in the bytes as they arrive, without
+ * decoding it. `scan` returns the index just past the body's last byte, or -1
+ * when it continues in a later buffer. Throws H1Error on malformed framing.
+ */
+export class ChunkedScanner {
+  private state = C.Size;
+  private remaining = 0;
+  private digits = 0;
+  private lineLength = 0;
+
+  constructor(private readonly status: 400 | 502) {}
+
+  reset(): void {
+    this.state = C.Size;
+    this.remaining = 0;
+    this.digits = 0;
+    this.lineLength = 0;
+  }
+
+  get done(): boolean {
+    return this.state === C.Done;
+  }
+
+  scan(buf: Buffer, start: number): number {
+    let i = start;
+    const n = buf.length;
+    while (i < n) {
+      switch (this.state) {
+        case C.Data: {
+          const take = Math.min(this.remaining, n - i);
+          i += take;
+          this.remaining -= take;
+          if (this.remaining === 0) this.state = C.DataCr;
+          continue;
+        }
+        case C.Size:
+        case C.SizeOrExt: {
+          const b = buf[i]!;
+          const v = hexValue(b);
+          if (v >= 0) {
+            if (++this.digits > MAX_CHUNK_SIZE_DIGITS) this.fail('chunk size too large');
+            this.remaining = this.remaining * 16 + v;
+            this.state = C.SizeOrExt;
+          } else if (this.state === C.SizeOrExt && (b === 0x3b || b === 0x20 || b === 0x09)) {
+            this.state = C.Ext; // chunk extension (or BWS before it): skipped up to CR
+            this.lineLength = 0;
+          } else if (this.state === C.SizeOrExt && b === 0x0d) {
+            this.state = C.SizeLf;
+          } else {
+            this.fail('malformed chunk size');
+          }
+          i += 1;
+          continue;
+        }
+        case C.Ext: {
+          const b = buf[i]!;
+          if (b === 0x0d) this.state = C.SizeLf;
+          else if ((b < 0x20 && b !== 0x09) || b === 0x7f) this.fail('malformed chunk extension');
+          else if (++this.lineLength > MAX_LINE) this.fail('chunk extension too long');
+          i += 1;
+          continue;
+        }
+        case C.SizeLf:
+          if (buf[i] !== 0x0a) this.fail('malformed chunk size line');
+          i += 1;
+          this.digits = 0;
+          if (this.remaining === 0) {
+            this.state = C.TrailerStart;
+          } else {
+            this.state = C.Data;
+          }
+          continue;
+        case C.DataCr:
+          if (buf[i] !== 0x0d) this.fail('missing CRLF after chunk data');
+          this.state = C.DataLf;
+          i += 1;
+          continue;
+        case C.DataLf:
+          if (buf[i] !== 0x0a) this.fail('missing CRLF after chunk data');
+          this.state = C.Size;
+          this.remaining = 0;
+          i += 1;
+          continue;
+        case C.TrailerStart: {
+          const b = buf[i]!;
+          i += 1;
+          if (b === 0x0d) {
+            this.state = C.FinalLf;
+          } else if (b === 0x0a || b < 0x20 || b === 0x7f) {
+            this.fail('malformed trailer');
+          } else {
+            this.state = C.TrailerLine;
+            this.lineLength = 1;
+          }
+          continue;
+        }
+        case C.TrailerLine: {
+          const b = buf[i]!;
+          i += 1;
+          if (b === 0x0d) this.state = C.TrailerLf;
+          else if (b === 0x0a || (b < 0x20 && b !== 0x09) || b === 0x7f) this.fail('malformed trailer');
+          else if (++this.lineLength > MAX_LINE) this.fail('trailer line too long');
+          continue;
+        }
+        case C.TrailerLf:
+          if (buf[i] !== 0x0a) this.fail('malformed trailer');
+          i += 1;
+          this.state = C.TrailerStart;
+          continue;
+        case C.FinalLf:
+          if (buf[i] !== 0x0a) this.fail('malformed end of chunked body');
+          this.state = C.Done;
+          return i + 1;
+        case C.Done:
+          return i;
+      }
+    }
+    return -1;
+  }
+
+  private fail(why: string): never {
+    throw new H1Error(this.status, why);
+  }
+}
+
+/** The field value after `from`, without leading and trailing SP/HTAB. */
+function trimOws(line: string, from: number): string {
+  let a = from;
+  let b = line.length;
+  while (a < b && (line.charCodeAt(a) === 0x20 || line.charCodeAt(a) === 0x09)) a++;
+  while (b > a && (line.charCodeAt(b - 1) === 0x20 || line.charCodeAt(b - 1) === 0x09)) b--;
+  return line.slice(a, b);
+}
+
+function hexValue(b: number): number {
+  if (b >= 0x30 && b <= 0x39) return b - 0x30;
+  const l = b | 0x20;
+  if (l >= 0x61 && l <= 0x66) return l - 0x61 + 10;
+  return -1;
+}
