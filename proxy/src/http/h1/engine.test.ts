@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../log.js';
+import pino from 'pino';
 import { createMetrics } from '../../metrics.js';
 import { ConnTracker } from '../../net/tracker.js';
 import { H1Engine, type Route } from './engine.js';
@@ -76,7 +76,7 @@ async function front(upPort: number, o: { add?: string } = {}): Promise<Front> {
     listener: 'test',
     tracker,
     metrics,
-    log: silentLogger,
+    log: pino({ level: 'silent' }),
     peerOf: () => undefined,
     rewrite: o.add ? { drop: new Set(['x-drop']), add: () => o.add! } : undefined,
     onUpstreamError: (err) => `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
