@@ -182,9 +182,12 @@ describe('sources', () => {
   });
 
   it('an identity that expires without renewal: warnings, then not ready; a renewal makes it ready again', async () => {
-    const short = await identity(root, ME, { notBefore: new Date(Date.now() - 1000), notAfter: new Date(Date.now() + 4000) });
-    await writeSecret(join(tmp.dir, 'expiry'), short.files);
+    await writeSecret(join(tmp.dir, 'expiry'), (await identity(root, ME)).files);
     const h = await sidecarOn('expiry', {}, { expiryWarningRatio: 0.5 });
+    // Once the sidecar runs, a renewal arrives that lives only a few seconds and is never renewed.
+    const short = await identity(root, ME, { notBefore: new Date(Date.now() - 1000), notAfter: new Date(Date.now() + 8000) });
+    await writeSecret(join(tmp.dir, 'expiry'), short.files);
+    await eventually(async () => JSON.parse((await h.side.get('/certs')).body).serialNumber === short.leaf.cert.serialNumber.toLowerCase(), 'the short-lived identity in use');
     await eventually(() => h.side.proc.stdout().includes('"event":"identity_expiring"'), 'the expiring warning', 15_000);
     await eventually(async () => (await h.side.get('/healthz/ready')).status === 503, 'not ready once expired', 15_000);
     expect((await h.side.get('/healthz/ready')).body).toContain('expired');
