@@ -15,6 +15,7 @@ import { markUp, Observer, type TrafficStats } from './observer.js';
 import type { DemoOptions } from './options.js';
 import { freePorts, portsAt } from './ports.js';
 import { banner, eventLine, statusLine, summary } from './report.js';
+import { ProcessHooks } from './process-hooks.js';
 import { LiveScreen } from './screen.js';
 import { addEvent, ATTACKS, attackSeen, certificateIssued, initialState, trafficSeen, verdict, type Component, type DemoState } from './state.js';
 import { layoutOf, urlsOf, WORKLOADS, type Layout, type Ports, type Urls, type Workload } from './topology.js';
@@ -58,7 +59,7 @@ class Session {
   private outGone = false;
   private lastStatus = 0;
   private startingTraffic = false;
-  private readonly handlers: [string, (...a: unknown[]) => void][] = [];
+  private readonly hooks: ProcessHooks;
 
   constructor(
     private readonly o: DemoOptions,
@@ -74,10 +75,15 @@ class Session {
     this.children = new Children({ logDir, env: { TLSMESH_DEMO_DIR: this.layout.dir }, onLine: (child, line, stream) => this.onLine(child, line, stream), onExit: (child, exit) => this.onExit(child, exit) });
     this.observer = new Observer(this.s, ports, this.urls, Date.now);
     this.screen = io.live ? new LiveScreen(io.out) : undefined;
+    this.hooks = new ProcessHooks(
+      { stop: (how) => this.stop(how), stopping: () => this.stopping, cleanupNow: () => this.cleanupNow(), outputGone: () => (this.outGone = true) },
+      io.out,
+      io.err,
+    );
   }
 
   async run(): Promise<number> {
-    this.installHandlers();
+    this.hooks.install();
     const ctx = { ports: this.ports, urls: this.urls, durationMs: this.o.durationMs };
     if (this.screen) {
       this.screen.enter();
@@ -112,7 +118,7 @@ class Session {
     const cleanup = { stopped, dir: this.layout.dir, removed: !existsSync(this.layout.dir), kept: this.o.keep };
     this.flushEvents();
     for (const line of summary(this.s, cleanup, this.c, this.how)) this.print(line);
-    this.removeHandlers();
+    this.hooks.remove();
     if (this.exitCode) {
       this.io.err.write(`${this.exitCode.line}\n`);
       return this.exitCode.code;
@@ -242,44 +248,10 @@ class Session {
     this.requestStop();
   }
 
-  private installHandlers(): void {
-    const onSignal = (signal: unknown) => {
-      if (this.stopping) return this.emergency(`${String(signal)} again: stopped at once`, 130);
-      this.stop(signal === 'SIGINT' ? 'interrupted (Ctrl-C)' : `stopped by ${String(signal)}`);
-    };
-    const onCrash = (err: unknown) => {
-      const detail = err instanceof Error ? (process.env.TLSMESH_DEBUG ? (err.stack ?? err.message) : err.message) : String(err);
-      this.emergency(`tlsmesh: demo: internal error: ${detail}`, 1);
-    };
-    const onExit = () => this.cleanupNow();
-    const onOutError = (err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code !== 'EPIPE') return onCrash(err);
-      this.outGone = true;
-      this.stop('stdout closed');
-    };
-    this.io.out.on('error', onOutError);
-    this.handlers.push(['out-error', onOutError]);
-    this.handlers.push(['SIGINT', onSignal], ['SIGTERM', onSignal], ['SIGHUP', onSignal], ['uncaughtException', onCrash], ['unhandledRejection', onCrash], ['exit', onExit]);
-    for (const [event, fn] of this.handlers) if (event !== 'out-error') process.on(event as NodeJS.Signals, fn);
-  }
-
-  private removeHandlers(): void {
-    for (const [event, fn] of this.handlers) {
-      if (event === 'out-error') this.io.out.off('error', fn);
-      else process.off(event as NodeJS.Signals, fn);
-    }
-  }
-
   /** Synchronous: kill every child, remove the work dir, restore the terminal. */
   private cleanupNow(): void {
     this.children.killAllNow();
     if (!this.o.keep) rmSync(this.layout.dir, { recursive: true, force: true });
     this.screen?.leave();
-  }
-
-  private emergency(message: string, code: number): never {
-    this.cleanupNow();
-    this.io.err.write(`${message}\n`);
-    process.exit(code);
   }
 }
