@@ -43,7 +43,8 @@ describe('tlsmesh demo on a terminal', () => {
     for (const section of SECTIONS) expect(count(first, section), `${section} once\n${first}`).toBe(1);
     expect(first.split('\n')[0]).toMatch(/^tlsmesh demo\s+\d+:\d\d\s+traffic/);
     expect(first).toMatch(/frontend app ✓ ─http─▶ frontend sidecar ✓ ═mTLS═▶ backend sidecar ✓ ─http─▶ backend app ✓/);
-    expect(first).toMatch(/frontend\s+serial [0-9a-f]{8}\s+\[[█░]{20}\]\s+\d+s of \d+s left/);
+    expect(first).toMatch(/frontend\s+serial [0-9a-f]{8}\s+rotations \d+\s+\[[█░]{20}\]\s+\d+s of \d+s left/);
+    expect(first).toMatch(/backend\s+serial [0-9a-f]{8}\s+rotations \d+\s+\[[█░]{20}\]\s+\d+s of \d+s left/);
     expect(first).toMatch(/curl http:\/\/127\.0\.0\.1:\d+\/metrics/);
     expect(first).toMatch(/curl http:\/\/127\.0\.0\.1:\d+\/certs/);
     const okIn = (p: string) => Number(/\n\s+([\d,]+) ok/.exec(p)![1]!.replace(/,/g, ''));

@@ -47,14 +47,27 @@ describe('the live frame', () => {
     for (const l of lines) expect(visibleLength(l)).toBeLessThanOrEqual(columns - 1);
   });
 
+  it.each([
+    [120, 40],
+    [80, 24],
+  ])('at %ix%i the topology, every identity with its rotations, every reason and a curl line are whole', (columns, rows) => {
+    const text = frame(running(), ctx, PLAIN, columns, rows).join('\n');
+    expect(text).toMatch(/frontend app ✓ ─(http─)?▶ frontend sidecar ✓ ═mTLS═▶ backend sidecar ✓ ─(http─)?▶ backend app ✓/);
+    expect(text).toMatch(/frontend +serial 01234567 {2}rotations 0 +\[[█░]+\] +3s of 10s left/);
+    expect(text).toMatch(/backend +serial fedcba98 {2}rotations 0 +\[[█░]+\] +1s of 8s left/);
+    for (const reason of ['untrusted', 'identity_denied', 'pin_mismatch', 'protocol']) expect(text).toContain(`   ${reason} `);
+    expect(text).toContain('RECENT');
+    expect(text).toContain('curl http://127.0.0.1:15001/certs');
+  });
+
   it('shows the clock, the topology, requests, each identity with its bar, refusals and the URLs to curl', () => {
     const text = frame(running(), ctx, PLAIN, 140, 60).join('\n');
     expect(text).toMatch(/^tlsmesh demo {2}0:07 {3}traffic 0:05 of 0:20/);
     expect(text).toContain('frontend app ✓ ─http─▶ frontend sidecar ✓ ═mTLS═▶ backend sidecar ✓ ─http─▶ backend app ✓');
     expect(text).toContain('1,234 ok   0 failed');
     // 3 s of a 10 s lifetime left: 6 of 20 cells.
-    expect(text).toMatch(/frontend +serial 01234567 {2}\[██████░{14}\] +3s of 10s left {3}rotations 0/);
-    expect(text).toMatch(/backend +serial fedcba98 {2}\[███░{17}\] +1s of 8s left/);
+    expect(text).toMatch(/frontend +serial 01234567 {2}rotations 0 +\[██████░{14}\] +3s of 10s left/);
+    expect(text).toMatch(/backend +serial fedcba98 {2}rotations 0 +\[███░{17}\] +1s of 8s left/);
     expect(text).toContain('untrusted');
     expect(text).toContain('curl http://127.0.0.1:15000/metrics');
     expect(text).toContain('curl http://127.0.0.1:15001/certs');

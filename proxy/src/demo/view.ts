@@ -1,6 +1,6 @@
 // The live view: one frame of lines from the state, sized to the terminal.
 // Pure: the screen module draws it in place.
-import { bar, padEnd, truncate, type Style } from './ansi.js';
+import { bar, padEnd, truncate, visibleLength, type Style } from './ansi.js';
 import { ATTACK_SPECS } from './attacks.js';
 import { ATTACKS, meshConnections, rate, refusals, short, type ComponentState, type DemoState } from './state.js';
 import { WORKLOADS, type Ports, type Urls } from './topology.js';
@@ -32,15 +32,22 @@ function mark(st: ComponentState, c: Style): string {
   return st === 'up' ? c.green('✓') : st === 'exited' ? c.red('✗') : c.yellow('…');
 }
 
-export function header(s: DemoState, ctx: ViewContext, c: Style): string[] {
+/** How much room there is: narrow terminals get shorter lines, short ones fewer blank lines and no subtitles. */
+interface Room {
+  narrow: boolean;
+  short: boolean;
+}
+
+export function header(s: DemoState, ctx: ViewContext, c: Style, room: Room = { narrow: false, short: false }): string[] {
   let when: string;
   if (s.upAt === undefined) when = c.yellow('starting the mesh…');
   else if (ctx.durationMs !== undefined) when = `traffic ${clock(elapsed(s))} of ${clock(ctx.durationMs)}`;
   else when = `traffic for ${clock(elapsed(s))}   ${c.dim('Ctrl-C ends')}`;
-  return [`${c.bold('tlsmesh demo')}  ${sinceStart(s)}   ${when}`, c.dim(' a local mesh on 127.0.0.1: real mTLS between sidecars, certificates rotating, an attacker knocking')];
+  const top = `${c.bold('tlsmesh demo')}  ${sinceStart(s)}   ${when}`;
+  return room.short ? [top] : [top, c.dim(' a local mesh on 127.0.0.1: real mTLS between sidecars, certificates rotating, an attacker knocking')];
 }
 
-function topology(s: DemoState, ctx: ViewContext, c: Style): string[] {
+function topology(s: DemoState, ctx: ViewContext, c: Style, room: Room): string[] {
   const p = ctx.ports;
   const st = s.components;
   const cols = [
@@ -49,28 +56,32 @@ function topology(s: DemoState, ctx: ViewContext, c: Style): string[] {
     [`backend sidecar ${mark(st['backend sidecar'], c)}`, `in :${p.backendIn}`],
     [`backend app ${mark(st['backend app'], c)}`, `:${p.backendApp}`],
   ];
-  const arrows = [' ─http─▶ ', c.cyan(' ═mTLS═▶ '), ' ─http─▶ '];
+  const arrows = room.narrow ? [' ─▶ ', c.cyan(' ═mTLS═▶ '), ' ─▶ '] : [' ─http─▶ ', c.cyan(' ═mTLS═▶ '), ' ─http─▶ '];
   const widths = [14, 18, 17, 13];
   const top = cols.map((col, i) => padEnd(col[0]!, widths[i]!) + (arrows[i] ?? '')).join('');
-  const bottom = cols.map((col, i) => padEnd(c.dim(col[1]!), widths[i]!) + (arrows[i] ? ' '.repeat(9) : '')).join('');
-  return [`   ${top}`, `   ${bottom}`];
+  const bottom = cols.map((col, i) => padEnd(c.dim(col[1]!), widths[i]!) + (arrows[i] ? ' '.repeat(visibleLength(arrows[i]!)) : '')).join('');
+  const indent = room.narrow ? '' : '   ';
+  return [`${indent}${top}`, `${indent}${bottom}`];
 }
 
-function requests(s: DemoState, c: Style): string[] {
+function requests(s: DemoState, c: Style, room: Room): string[] {
   const failed = s.traffic.failed === 0 ? c.green('0 failed') : c.red(c.bold(`${n(s.traffic.failed)} failed`));
   const m = meshConnections(s);
+  const plural = (k: number, word: string) => `${k} ${word}${k === 1 ? '' : 's'}`;
+  const why = room.narrow ? '' : ' (a certificate rotated or expired)';
   const lines = [
     c.bold(' REQUESTS') + c.dim('  frontend app -> backend app, through both sidecars'),
     `   ${c.bold(n(s.traffic.ok))} ok   ${failed}   ${rate(s).toFixed(1)}/s`,
-    c.dim(`   mTLS between the sidecars: ${m.open} connection${m.open === 1 ? '' : 's'} open, ${m.handshakes} handshake${m.handshakes === 1 ? '' : 's'} accepted, ${m.recycled} recycled (a certificate rotated or expired)`),
+    c.dim(`   mTLS hop: ${plural(m.open, 'connection')} open, ${plural(m.handshakes, 'handshake')}, ${m.recycled} recycled${why}`),
   ];
   const last = s.traffic.failures[s.traffic.failures.length - 1];
   if (last) lines.push(c.red(`   last failure: ${last.what}`));
   return lines;
 }
 
-function identities(s: DemoState, c: Style): string[] {
-  const lines = [c.bold(' IDENTITIES') + c.dim('  issued by the dev CA, renewed at 2/3 of the lifetime with a new key')];
+function identities(s: DemoState, c: Style, room: Room): string[] {
+  const lines = [c.bold(' IDENTITIES') + c.dim('  renewed at 2/3 of the lifetime with a new key')];
+  const width = room.narrow ? 12 : 20;
   for (const w of WORKLOADS) {
     const id = s.identities[w];
     const name = padEnd(w, 9);
@@ -83,25 +94,33 @@ function identities(s: DemoState, c: Style): string[] {
     const frac = left / life;
     const paint = frac > 1 / 3 ? c.green : frac > 0 ? c.yellow : c.red;
     const leftText = `${String(Math.max(0, Math.ceil(left / 1000))).padStart(3)}s of ${Math.round(life / 1000)}s left`;
-    lines.push(`   ${name} serial ${c.cyan(short(id.serial))}  [${paint(bar(frac, 20))}] ${leftText}   rotations ${c.bold(String(id.rotations))}`);
+    lines.push(`   ${name} serial ${c.cyan(short(id.serial))}  rotations ${c.bold(String(id.rotations).padEnd(3))} [${paint(bar(frac, width))}] ${leftText}`);
   }
   return lines;
 }
 
-function refused(s: DemoState, c: Style): string[] {
+const SHORT_WHAT: Record<(typeof ATTACKS)[number], string> = {
+  untrusted: 'cert from another CA',
+  identity_denied: 'SVID of sa/intruder',
+  pin_mismatch: 'route pinned to another key',
+  protocol: 'plaintext on the mTLS port',
+};
+
+function refused(s: DemoState, c: Style, room: Room): string[] {
   const lines = [c.bold(' REFUSED') + c.dim('  tlsmesh_handshakes_total{result="error"}, as the sidecars count them')];
   for (const r of refusals(s)) {
-    const attack = (ATTACKS as readonly string[]).includes(r.reason) ? ATTACK_SPECS[r.reason as (typeof ATTACKS)[number]] : undefined;
-    if (!attack && r.count === 0) continue;
+    const kind = (ATTACKS as readonly string[]).includes(r.reason) ? (r.reason as (typeof ATTACKS)[number]) : undefined;
+    if (!kind && r.count === 0) continue;
     const where = r.where.length ? r.where.join(', ') : '-';
-    lines.push(`   ${padEnd(r.reason, 16)}${String(r.count).padStart(4)}  ${padEnd(c.dim(where), 22)} ${attack ? c.dim(`<- ${attack.what}`) : ''}`);
+    const what = kind ? c.dim(`<- ${room.narrow ? SHORT_WHAT[kind] : ATTACK_SPECS[kind].what}`) : '';
+    lines.push(`   ${padEnd(r.reason, 16)}${String(r.count).padStart(4)}  ${padEnd(c.dim(where), 22)} ${what}`);
   }
   const tries = ATTACKS.reduce((t, k) => t + s.attacks[k].tries, 0);
   const ok = ATTACKS.reduce((t, k) => t + s.attacks[k].refused, 0);
   const verdict = tries === ok ? c.green(`${ok} refused with the expected reason`) : c.red(`${tries - ok} NOT refused as expected`);
   lines.push(`   attacker tries: ${tries}, ${verdict}`);
   const protocol = refusals(s).find((r) => r.reason === 'protocol')?.count ?? 0;
-  if (protocol > s.attacks.protocol.tries) lines.push(c.dim('   (protocol also counts the handshakes the frontend sidecar abandons on a pin mismatch)'));
+  if (protocol > s.attacks.protocol.tries && !room.short) lines.push(c.dim('   (protocol also counts the handshakes the frontend sidecar abandons on a pin mismatch)'));
   return lines;
 }
 
@@ -116,24 +135,26 @@ function recent(s: DemoState, c: Style, rows: number): string[] {
   return lines;
 }
 
-function tryMeanwhile(ctx: ViewContext, c: Style): string[] {
+function tryMeanwhile(ctx: ViewContext, c: Style, room: Room): string[] {
   const u = ctx.urls;
-  const row = (cmd: string, what: string) => `   ${padEnd(cmd, 48)} ${c.dim(what)}`;
-  return [
-    c.bold(' TRY MEANWHILE'),
+  const row = (cmd: string, what: string) => `   ${padEnd(cmd, 40)} ${c.dim(what)}`;
+  const rows = [
     row(`curl ${u.frontendApp}/`, 'one request through the mesh'),
-    row(`curl ${u.admin.backend}/certs`, 'the backend identity in use (serial, expiry)'),
-    row(`curl ${u.admin.frontend}/metrics`, 'frontend sidecar metrics (Prometheus)'),
+    row(`curl ${u.admin.backend}/certs`, 'the backend identity in use'),
+    row(`curl ${u.admin.frontend}/metrics`, 'frontend sidecar metrics'),
     row(`curl ${u.admin.backend}/metrics`, 'backend sidecar metrics'),
   ];
+  return [c.bold(' TRY MEANWHILE'), ...(room.short ? rows.slice(0, 3) : rows)];
 }
 
-/** The whole frame, at most `rows` lines of at most `columns` visible characters. */
+/** The whole frame, at most `rows - 1` lines of at most `columns - 1` visible characters. */
 export function frame(s: DemoState, ctx: ViewContext, c: Style, columns: number, rows: number): string[] {
-  const head = [...header(s, ctx, c), '', ...topology(s, ctx, c), ''];
-  const middle = [...requests(s, c), '', ...identities(s, c), '', ...refused(s, c), ''];
-  const tail = ['', ...tryMeanwhile(ctx, c)];
-  const room = rows - 1 - head.length - middle.length - tail.length - 1;
-  const lines = [...head, ...middle, ...recent(s, c, Math.min(8, room)), ...tail];
+  const room: Room = { narrow: columns < 100, short: rows < 36 };
+  const gap = room.short ? [] : [''];
+  const head = [...header(s, ctx, c, room), '', ...topology(s, ctx, c, room), ''];
+  const middle = [...requests(s, c, room), ...gap, ...identities(s, c, room), ...gap, ...refused(s, c, room), ...gap];
+  const tail = [...gap, ...tryMeanwhile(ctx, c, room)];
+  const room4recent = rows - 1 - head.length - middle.length - tail.length - 1;
+  const lines = [...head, ...middle, ...recent(s, c, Math.min(8, room4recent)), ...tail];
   return lines.slice(0, Math.max(1, rows - 1)).map((l) => truncate(l, Math.max(20, columns - 1)));
 }
