@@ -94,13 +94,17 @@ class Session {
     const tick = setInterval(() => void this.tick(), TICK_MS);
     let attacker: Promise<void> = Promise.resolve();
     try {
+      // Each step checks for a stop (Ctrl-C while starting) before it begins; none is cut short
+      // (a step cut short could write into the work dir after it was removed).
       await startWorkloads(this.children, this.layout, this.ports, unrelatedPin());
-      await createCa(this.layout);
-      markUp(this.s, 'ca');
-      addEvent(this.s, 'info', `dev CA created for trust domain demo.local; issuing the first certificates`);
+      if (!this.stopping) {
+        await createCa(this.layout);
+        markUp(this.s, 'ca');
+        addEvent(this.s, 'info', `dev CA created for trust domain demo.local; issuing the first certificates`);
+      }
       if (!this.stopping) startRenewers(this.children, this.layout, this.o.ttlMs);
-      this.material = await attackerMaterial(this.layout.caDir);
-      attacker = this.attackLoop();
+      if (!this.stopping) this.material = await attackerMaterial(this.layout.caDir);
+      if (!this.stopping) attacker = this.attackLoop();
       await this.stopRequested;
     } finally {
       this.stopping = true;
