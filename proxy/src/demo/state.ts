@@ -9,7 +9,7 @@ export const COMPONENTS = ['ca', 'frontend app', 'frontend sidecar', 'backend si
 export type Component = (typeof COMPONENTS)[number];
 export type ComponentState = 'starting' | 'up' | 'exited';
 
-/** In the order the attacker tries them (a pin mismatch also shows as a late `protocol` on the backend, see docs/demo.md). */
+/** In the order the attacker tries them (a pin mismatch also shows as a `protocol` on the backend, see docs/demo.md). */
 export const ATTACKS = ['untrusted', 'pin_mismatch', 'identity_denied', 'protocol'] as const;
 export type AttackKind = (typeof ATTACKS)[number];
 export const REASONS = ['untrusted', 'expired', 'not_yet_valid', 'no_peer_cert', 'bad_svid', 'identity_denied', 'pin_mismatch', 'protocol'] as const;
