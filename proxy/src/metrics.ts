@@ -3,6 +3,7 @@
 // uses are bound once.
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import { REFUSAL_REASONS, type RefusalReason } from './identity/peer-check.js';
+import { OFFLOAD_HANDSHAKE_REASONS } from './offload/handshake-reason.js';
 
 export type Direction = 'inbound' | 'outbound';
 export const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
@@ -93,6 +94,44 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     labelNames: ['kind'] as const,
     registers,
   });
+  // TLS offload (docs/offloading.md). `server_name` is a configured name (or a
+  // wildcard pattern), `(none)` without SNI or `(unknown)`: never the client's string.
+  const offloadHandshakes = new Counter({
+    name: 'tlsmesh_offload_handshakes_total',
+    help: 'Client-facing handshakes of offload listeners by server name, result and reason',
+    labelNames: ['listener', 'server_name', 'result', 'reason'] as const,
+    registers,
+  });
+  const offloadCertificateExpiry = new Gauge({
+    name: 'tlsmesh_offload_certificate_expiry_timestamp_seconds',
+    help: 'notAfter of the certificate served for each server name, as a Unix timestamp',
+    labelNames: ['listener', 'server_name'] as const,
+    registers,
+  });
+  const offloadCertificateReloads = new Counter({
+    name: 'tlsmesh_offload_certificate_reloads_total',
+    help: 'Offload certificate changes seen per source, by result (error: refused, the previous certificate stays)',
+    labelNames: ['listener', 'source', 'result'] as const,
+    registers,
+  });
+  const acmeOrders = new Counter({
+    name: 'tlsmesh_acme_orders_total',
+    help: 'ACME certificate orders by result',
+    labelNames: ['listener', 'result'] as const,
+    registers,
+  });
+  const acmeRenewal = new Gauge({
+    name: 'tlsmesh_acme_next_order_timestamp_seconds',
+    help: 'When the next ACME order (renewal or retry) is due, as a Unix timestamp',
+    labelNames: ['listener'] as const,
+    registers,
+  });
+  const redirects = new Counter({
+    name: 'tlsmesh_offload_redirect_requests_total',
+    help: 'Requests answered by a plaintext redirect listener, by result (redirect, acme_challenge, not_found, bad_request)',
+    labelNames: ['listener', 'result'] as const,
+    registers,
+  });
 
   for (const direction of DIRECTIONS) {
     handshakes.inc({ direction, result: 'ok', reason: '' }, 0);
@@ -126,6 +165,20 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     appMetricsErrors,
     recycled,
     trustWarnings,
+    offloadHandshakes,
+    offloadCertificateExpiry,
+    offloadCertificateReloads,
+    acmeOrders,
+    acmeRenewal,
+    redirects,
+    /** Zero every offload series of a listener, so that dashboards see them before the first event. */
+    offloadListener(listener: string, o: { sources: readonly string[]; acme: boolean; redirect: boolean }): void {
+      for (const source of o.sources) for (const result of ['ok', 'error']) offloadCertificateReloads.inc({ listener, source, result }, 0);
+      offloadHandshakes.inc({ listener, server_name: '(none)', result: 'ok', reason: '' }, 0);
+      for (const reason of OFFLOAD_HANDSHAKE_REASONS) offloadHandshakes.inc({ listener, server_name: '(unknown)', result: 'error', reason }, 0);
+      if (o.acme) for (const result of ['ok', 'error']) acmeOrders.inc({ listener, result }, 0);
+      if (o.redirect) for (const result of ['redirect', 'acme_challenge', 'not_found', 'bad_request']) redirects.inc({ listener, result }, 0);
+    },
     handshakeOk(direction: Direction, resumed = false): void {
       okChild.get(direction)!.inc();
       if (resumed) resumptions.labels(direction).inc();

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { cidr, hostPort, hostPortOrOriginal, httpUrl, idPattern, pin, seconds, trustDomain } from './fields.js';
 import { parseHostPort } from './fields.js';
+import { checkOffload, offloadFields } from './offload.js';
 
 const pins = z.array(pin);
 
@@ -28,6 +29,8 @@ const inbound = z.strictObject({
   upstreamTls: upstreamTls.optional(),
   /** tcp only: close connections this long after the local identity rotated (0 = never). */
   recycleGraceSeconds: seconds().optional(),
+  /** TLS offload (tls: server): SNI certificates, TLS policy, HSTS, redirect, ACME; see docs/offloading.md. */
+  ...offloadFields,
 });
 
 const outbound = z
@@ -95,7 +98,7 @@ export const proxyConfigSchema = z.strictObject({
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
   identity,
   admin: admin.default({ listen: parseHostPort('127.0.0.1:15020')! }),
-  inbound: z.array(inbound).default([]),
+  inbound: z.array(inbound.superRefine(checkOffload)).default([]),
   outbound: z.array(outbound).default([]),
 });
 

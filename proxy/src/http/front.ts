@@ -19,10 +19,12 @@ export interface HttpFrontOptions {
   peerOf: (socket: Socket) => string | undefined;
   handle: (req: IncomingMessage, res: ServerResponse) => void;
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** A ServerResponse subclass (offload HSTS adds its header when the head is written). */
+  responseClass?: typeof http.ServerResponse;
 }
 
 export function createHttpFront(o: HttpFrontOptions): http.Server {
-  const server = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
+  const server = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 30_000, ...(o.responseClass ? { ServerResponse: o.responseClass } : {}) }, (req, res) => {
     const socket = req.socket;
     const started = process.hrtime.bigint();
     if (o.tracker.requestStarted(socket)) res.shouldKeepAlive = false;

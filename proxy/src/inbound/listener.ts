@@ -27,6 +27,7 @@ import { evidenceFromSocket, PeerCache } from '../tls/peer-evidence.js';
 import { compilePolicy } from '../tls/policy.js';
 import { plainAppConnector, tlsAppConnector, type AppConnector } from './app-connector.js';
 import { listenOn } from '../net/listen.js';
+import { Offload, usesOffload } from '../offload/offload.js';
 
 export interface ListenerGlobals {
   trustDomain: string;
@@ -65,6 +66,8 @@ export class InboundListener {
   private readonly engine?: H1Engine;
   private readonly appPool = new SocketPool();
   private readonly routes = new Map<string, Route>();
+  /** TLS offload (tls: server): own certificates by SNI, policy, HSTS, redirect, ACME. */
+  readonly offload?: Offload;
   private generation = 0;
   listening = false;
 
@@ -91,6 +94,7 @@ export class InboundListener {
           log,
         })
       : plainAppConnector(metrics);
+    if (usesOffload(cfg)) this.offload = new Offload(cfg, { field: `inbound[${index}]`, listener: this.name, skewMs: g.skewMs, clock: g.clock, metrics, log });
     this.tlsServer = new tls.Server({
       requestCert: cfg.tls !== 'server',
       rejectUnauthorized: false,
@@ -100,7 +104,9 @@ export class InboundListener {
       // No half-open during the handshake: a peer's FIN mid-handshake must end
       // it at once. tcp connections allow half-close once admitted (serve()).
       allowHalfOpen: false,
+      ...this.offload?.serverOptions(),
     });
+    this.offload?.attach(this.tlsServer);
     this.tlsServer.on('secureConnection', (s: TLSSocket) => this.onSecure(s));
     this.tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, s: TLSSocket) => this.onTlsError(err, s));
     this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: false }, (raw) => this.onConnection(raw));
@@ -132,6 +138,7 @@ export class InboundListener {
         peerOf: (s) => this.connOf(s)?.peer,
         handle: (req, res) => this.forwardRequest(req, res),
         upgrade: (req, socket, head) => this.forwardUpgrade(req, socket, head),
+        responseClass: this.offload?.responseClass,
       });
     }
     const creds = store.current;
@@ -139,6 +146,7 @@ export class InboundListener {
   }
 
   async listen(): Promise<void> {
+    await this.offload?.start();
     await listenOn(this.server, this.cfg.listen, `${this.name}.listen`);
     this.listening = true;
   }
@@ -149,9 +157,10 @@ export class InboundListener {
   }
 
   onCredentials(creds: Credentials): void {
-    this.tlsServer.setSecureContext(serverContextOptions(creds, this.g.minVersion));
+    if (!this.offload?.ownsCertificates) this.tlsServer.setSecureContext({ ...serverContextOptions(creds, this.g.minVersion), ...this.offload?.policy });
     this.cache.clearChains();
-    this.generation = creds.generation;
+    // Offload with its own certificates: client connections do not depend on the workload identity.
+    this.generation = this.offload?.ownsCertificates ? Number.MAX_SAFE_INTEGER : creds.generation;
   }
 
   /** Recycle connections a rotated or expired certificate no longer covers. */
@@ -163,6 +172,7 @@ export class InboundListener {
   stopAccepting(): void {
     this.listening = false;
     this.server.close();
+    this.offload?.stop();
   }
 
   // ---- accept ----
@@ -177,7 +187,7 @@ export class InboundListener {
       this.metrics.connectionClosed('inbound', raw.bytesRead, raw.bytesWritten);
       this.logConnection(conn, raw.bytesRead, raw.bytesWritten);
     });
-    if (!this.store.current || !this.listening) {
+    if ((!this.store.current && !this.offload?.ownsCertificates) || !this.listening) {
       conn.reason = 'not_ready';
       raw.destroy();
       return;
@@ -221,6 +231,7 @@ export class InboundListener {
   }
 
   private onTlsError(err: NodeJS.ErrnoException, s: TLSSocket): void {
+    this.offload?.handshakeError(err, s);
     const conn = this.connOf(s);
     if (conn) this.refuse(conn, 'protocol', err.code ?? err.message);
     else this.metrics.handshakeRefused('inbound', 'protocol');
@@ -233,6 +244,7 @@ export class InboundListener {
     // TLS 1.2 peers may not renegotiate (TLS 1.3 has no renegotiation at all).
     s.disableRenegotiation();
     if (this.cfg.tls === 'server') {
+      this.offload?.handshakeOk(s);
       this.metrics.handshakeOk('inbound', s.isSessionReused());
       conn.result = 'ok';
       this.serve(s, conn);
