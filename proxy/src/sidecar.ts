@@ -10,6 +10,7 @@ import type { Logger } from './log.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { InboundListener, type ListenerGlobals } from './inbound/listener.js';
 import { OutboundListener } from './outbound/listener.js';
+import { offloadAdminRoutes } from './offload/admin.js';
 import { AdminServer, type AdminHandler } from './admin/server.js';
 import type { RecycleCause } from './net/tracker.js';
 import { needsRecycle, rotationWarnings } from './identity/rotation-checks.js';
@@ -73,6 +74,7 @@ export class Sidecar {
       prefixRoutes: {
         // The app's own kubelet probes, rewritten by the injector (docs/injector.md, Probes).
         ...(cfg.admin.appProbes ? { [APP_HEALTH_PREFIX]: createAppHealthHandler(cfg.admin.appProbes) } : {}),
+        ...offloadAdminRoutes(this.inbound),
         ...o.adminRoutes,
       },
     });
@@ -106,6 +108,7 @@ export class Sidecar {
   }
 
   reload(trigger: string): Promise<unknown> {
+    for (const l of this.inbound) void l.offload?.reloadAll();
     return this.store.reload(trigger);
   }
 

@@ -66,6 +66,9 @@ export class AcmeManager {
   private failures = 0;
   private stopped = false;
   private ordering: Promise<void> | undefined;
+  private nextAt: number | undefined;
+  private lastOrder: { result: 'ok' | 'error'; at: number; error?: string } | undefined;
+  private orders = { ok: 0, error: 0 };
   readonly certDir: string;
 
   constructor(private readonly o: AcmeManagerOptions) {
@@ -98,6 +101,20 @@ export class AcmeManager {
     if (this.timer) clearTimeout(this.timer);
   }
 
+  status(): unknown {
+    const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).toISOString());
+    return {
+      directory: this.o.cfg.directory,
+      names: this.o.cfg.names,
+      certificateDir: this.certDir,
+      nextOrderAt: iso(this.nextAt),
+      ordering: this.ordering !== undefined,
+      orders: { ...this.orders },
+      lastOrder: this.lastOrder ? { result: this.lastOrder.result, at: iso(this.lastOrder.at), error: this.lastOrder.error } : null,
+      consecutiveFailures: this.failures,
+    };
+  }
+
   /** Order now (tests, SIGHUP-style operator action); resolves when the attempt is over. */
   orderNow(): Promise<void> {
     if (this.timer) clearTimeout(this.timer);
@@ -107,6 +124,7 @@ export class AcmeManager {
   private schedule(at: number): void {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
+    this.nextAt = at;
     this.o.metrics.acmeRenewal.labels(this.o.listener).set(Math.floor(at / 1000));
     const wait = Math.max(0, Math.min(at - this.o.clock(), MAX_TIMER_MS));
     this.timer = setTimeout(() => {
@@ -136,6 +154,8 @@ export class AcmeManager {
       const result = await this.o.reload();
       if (result !== 'ok' && result !== 'unchanged') throw new Error(`the issued certificate was not accepted (${result}); see offload_certificate_refused`);
       this.failures = 0;
+      this.orders.ok += 1;
+      this.lastOrder = { result: 'ok', at: this.o.clock() };
       this.o.metrics.acmeOrders.labels(listener, 'ok').inc();
       const cert = this.o.current();
       log.info(
@@ -145,6 +165,8 @@ export class AcmeManager {
       this.schedule(this.dueAt());
     } catch (err) {
       this.failures += 1;
+      this.orders.error += 1;
+      this.lastOrder = { result: 'error', at: this.o.clock(), error: oneLine(err) };
       this.o.metrics.acmeOrders.labels(listener, 'error').inc();
       const retryMs = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** (this.failures - 1));
       log.error({ event: 'acme_order_failed', listener, directory: cfg.directory, error: oneLine(err), failures: this.failures, retryInSeconds: retryMs / 1000, keeping: this.o.current()?.leaf.serialNumber ?? null }, 'ACME order failed');
