@@ -12,6 +12,8 @@ export const OFFLOAD_HANDSHAKE_REASONS = [
   'cipher',
   /** No key-exchange group in common with tlsPolicy.curves. */
   'curve',
+  /** The client offered ALPN protocols and none of ours (http/1.1 on http listeners). */
+  'alpn',
   /** The client refused our certificate (unknown CA, expired, bad certificate alert). */
   'cert_rejected',
   /** Not TLS at all (plain HTTP to the https port, garbage). */
@@ -48,6 +50,7 @@ const BY_CODE: Record<string, OffloadHandshakeReason> = {
   ERR_SSL_NO_CIPHERS_AVAILABLE: 'cipher',
   ERR_SSL_NO_SUITABLE_KEY_SHARE: 'curve',
   ERR_SSL_NO_SHARED_GROUPS: 'curve',
+  ERR_SSL_NO_APPLICATION_PROTOCOL: 'alpn',
   ERR_SSL_HTTP_REQUEST: 'not_tls',
   ERR_SSL_HTTPS_PROXY_REQUEST: 'not_tls',
   ERR_SSL_WRONG_VERSION_NUMBER: 'not_tls',

@@ -94,8 +94,7 @@ export class Offload {
 
   /** Load the certificates, then watch them; open the redirect listener; start ACME. */
   async start(): Promise<void> {
-    await Promise.all(this.sources.map((s) => s.reload()));
-    this.rebuild();
+    await this.reloadAll();
     if (this.sources.length) {
       this.watch = watchSources({
         dirs: this.sources.map((s) => s.status.dir),
@@ -111,9 +110,9 @@ export class Offload {
     this.acme?.start();
   }
 
+  /** Read every source again (watch hints, SIGHUP); a source that changed rebuilds the table. */
   async reloadAll(): Promise<void> {
-    const results = await Promise.all(this.sources.map((s) => s.reload()));
-    if (results.includes('ok')) this.rebuild();
+    await Promise.all(this.sources.map((s) => s.reload()));
   }
 
   stop(): void {
@@ -168,6 +167,8 @@ export class Offload {
 
   private onSourceReload(label: string, result: 'ok' | 'error'): void {
     this.d.metrics.offloadCertificateReloads.labels(this.d.listener, label, result).inc();
+    // Every publish (a watched rotation, SIGHUP, an ACME issuance) takes effect here.
+    if (result === 'ok') this.rebuild();
   }
 
   private contextFor(cert: ServerCertificate): SecureContext {
