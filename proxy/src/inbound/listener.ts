@@ -120,6 +120,7 @@ export class InboundListener {
         log,
         peerOf: (s) => this.connOf(s)?.peer,
         rewrite: { drop: FORWARDING_HEADERS, add: (down, head) => this.forwardingHeaders(down, head) },
+        responseHeaders: this.offload?.responseHeaders,
         onUpstreamError: (err, url) => {
           if (!(err instanceof TlsmeshError)) this.metrics.upstreamErrors.labels('inbound', kindOf(err)).inc();
           this.log.warn({ event: 'upstream_error', direction: 'inbound', listener: this.name, upstream: url, error: err.message }, 'app unreachable');

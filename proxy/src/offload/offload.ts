@@ -39,6 +39,8 @@ export class Offload {
   readonly ownsCertificates: boolean;
   readonly policy: PolicyOptions;
   readonly responseClass: typeof ServerResponse | undefined;
+  /** The same for the h1 engine: header lines added to every answer, replacing the app's. */
+  readonly responseHeaders: { drop: ReadonlySet<string>; add: string } | undefined;
   readonly redirect: RedirectListener | undefined;
   readonly acme: AcmeManager | undefined;
   private readonly sources: CertSource[];
@@ -55,6 +57,7 @@ export class Offload {
   ) {
     this.policy = policyOptions(cfg.tlsPolicy);
     this.responseClass = cfg.hsts ? hstsResponseClass(hstsValue(cfg.hsts)) : undefined;
+    this.responseHeaders = cfg.hsts ? { drop: new Set(['strict-transport-security']), add: `strict-transport-security: ${hstsValue(cfg.hsts)}\r\n` } : undefined;
     const challenges = cfg.acme ? new Http01Challenges() : undefined;
     const source = (dir: string, label: string, names: readonly string[] | undefined) =>
       new CertSource({ dir, names, label, listener: d.listener, skewMs: d.skewMs, clock: d.clock, log: d.log, onReload: (r) => this.onSourceReload(label, r) });

@@ -40,6 +40,11 @@ export interface EngineOptions {
     drop: ReadonlySet<string>;
     add: (down: Socket, head: RequestHead) => string;
   };
+  /**
+   * Header lines (each ending in CRLF) on every answer, the engine's own errors
+   * included, replacing any the upstream sent under `drop` (offload HSTS).
+   */
+  responseHeaders?: { drop: ReadonlySet<string>; add: string };
   /** Count and log a failure to reach the upstream; the engine answers 502 with `message`. */
   onUpstreamError: (err: Error, url: string) => string;
   keepAliveTimeoutMs?: number;
@@ -441,16 +446,18 @@ class H1Conn {
     let out: Buffer;
     const wantClose = this.closeAfter;
     // The client must read "close" exactly when we close after this response.
-    const rewrite = wantClose ? !res.closeToken : res.closeToken || (this.req!.minor === 0 && !res.keepAliveToken);
+    const extra = this.e.o.responseHeaders;
+    const rewrite = extra !== undefined || (wantClose ? !res.closeToken : res.closeToken || (this.req!.minor === 0 && !res.keepAliveToken));
     if (!rewrite) {
       out = buf.subarray(0, headLength);
     } else {
       let s = `${res.line}\r\n`;
       for (let i = 0; i < res.names.length; i++) {
         const n = res.names[i]!;
-        if (n === 'connection' || n === 'keep-alive') continue;
+        if (n === 'connection' || n === 'keep-alive' || extra?.drop.has(n)) continue;
         s += `${res.lines[i]}\r\n`;
       }
+      if (extra) s += extra.add;
       if (wantClose) s += 'connection: close\r\n';
       else if (this.req!.minor === 0) s += 'connection: keep-alive\r\n';
       s += '\r\n';
@@ -605,7 +612,7 @@ class H1Conn {
     this.status = code;
     this.answered = true;
     this.down.write(
-      `HTTP/1.1 ${code} ${STATUS_TEXT[code] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`,
+      `HTTP/1.1 ${code} ${STATUS_TEXT[code] ?? 'Error'}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\n${this.e.o.responseHeaders?.add ?? ''}connection: close\r\n\r\n${text}`,
     );
     this.rs = Rs.Idle;
     this.rq = Rq.Sent;
@@ -620,7 +627,7 @@ class H1Conn {
     const body = code === 400 ? 'bad request\n' : `${STATUS_TEXT[code]!.toLowerCase()}\n`;
     this.rq = Rq.Closed;
     this.inbuf = undefined;
-    if (this.down.writable) this.down.end(`HTTP/1.1 ${code} ${STATUS_TEXT[code]}\r\nConnection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+    if (this.down.writable) this.down.end(`HTTP/1.1 ${code} ${STATUS_TEXT[code]}\r\n${this.e.o.responseHeaders?.add ?? ''}Connection: close\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
     this.dropUp();
   }
 
