@@ -55,6 +55,9 @@ const MAX_REQUEST_HEAD = 16 * 1024;
 const MAX_RESPONSE_HEAD = 64 * 1024;
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const SWEEP_MS = 1000;
+/** Our own high-water mark for buffered writes (Node's default is 16 KiB, one TLS record). */
+const HIGH_WATER = 256 * 1024;
+const COALESCE_FROM = 8 * 1024;
 
 const enum Rq {
   Head,
@@ -368,9 +371,9 @@ class H1Conn {
   }
 
   private toUp(b: Buffer): void {
-    if (!this.up!.write(b)) {
-      this.upFull = true;
-    }
+    const up = this.up!;
+    up.write(b);
+    if (up.writableLength > HIGH_WATER) this.upFull = true;
   }
 
   private requestSent(): void {
@@ -519,11 +522,25 @@ class H1Conn {
   }
 
   private toDown(b: Buffer): void {
-    if (!this.down.write(b)) {
+    // Large bodies arrive in 16 KiB pieces (one per TLS record): hold them
+    // until this turn of the event loop is over and send them in one writev.
+    if (b.length >= COALESCE_FROM && !this.downCorked) {
+      this.downCorked = true;
+      this.down.cork();
+      setImmediate(this.onUncorkDown);
+    }
+    this.down.write(b);
+    if (this.down.writableLength > HIGH_WATER) {
       this.downFull = true;
       this.up?.pause();
     }
   }
+
+  private downCorked = false;
+  private readonly onUncorkDown = () => {
+    this.downCorked = false;
+    this.down.uncork();
+  };
 
   private responseDone(): void {
     this.rs = Rs.Idle;
