@@ -2,6 +2,7 @@
 // Loads the config and the serving certificate, starts the server, follows the
 // certificate's Secret directory, stops on SIGTERM/SIGINT, re-reads on SIGHUP.
 import { pino } from 'pino';
+import { collectDefaultMetrics } from 'prom-client';
 import { loadInjectorConfig, requireServingTls } from '../../../injector/src/config.js';
 import { createMetrics } from '../../../injector/src/metrics.js';
 import { startInjectorServer } from '../../../injector/src/server.js';
@@ -15,6 +16,7 @@ export async function run(args: string[]): Promise<number> {
   const tls = requireServingTls(config);
   const logger = pino({ name: 'tlsmesh-injector', level: config.logLevel, base: undefined });
   const metrics = createMetrics();
+  collectDefaultMetrics({ register: metrics.registry }); // process CPU, memory, event-loop lag
   // At start a missing or broken certificate is bad input (exit 2, naming the field); later it is only refused.
   const credentials = await readServingDir(tls.dir).catch((err: unknown) => {
     throw err instanceof CredentialError ? new ConfigError('tls.dir', err.message.replace(/^serving certificate: /, ''), { cause: err }) : err;
