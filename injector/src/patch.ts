@@ -13,7 +13,8 @@ export type Operation =
 
 /** RFC 6901: `~` -> `~0`, `/` -> `~1` (annotation keys hold slashes). */
 export function pointerToken(key: string | number): string {
-  return String(key).replace(/~/g, '~0').replace(/\//g, '~1');
+  const k = String(key);
+  return k.includes('~') || k.includes('/') ? k.replace(/~/g, '~0').replace(/\//g, '~1') : k;
 }
 
 export function parsePointer(pointer: string): string[] {

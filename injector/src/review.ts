@@ -60,14 +60,13 @@ export function decodeReview(body: Buffer): AdmissionRequest {
 
 export function encodeResponse(uid: string, answer: AdmissionAnswer): string {
   const warnings = answer.warnings?.length ? { warnings: [...answer.warnings] } : {};
-  const response = answer.allowed
-    ? {
-        uid,
-        allowed: true,
-        ...(answer.patch?.length ? { patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(answer.patch)).toString('base64') } : {}),
-        ...warnings,
-      }
-    : { uid, allowed: false, status: { code: answer.code, message: answer.message }, ...warnings };
+  if (answer.allowed && answer.patch?.length) {
+    // The patch is the bulk of the answer: base64 needs no JSON escaping, so it is spliced in, not stringified again.
+    const patch = Buffer.from(JSON.stringify(answer.patch)).toString('base64');
+    const rest = JSON.stringify({ uid, allowed: true, patchType: 'JSONPatch', ...warnings }).slice(1, -1);
+    return `{"apiVersion":"${ADMISSION_API_VERSION}","kind":"AdmissionReview","response":{${rest},"patch":"${patch}"}}`;
+  }
+  const response = answer.allowed ? { uid, allowed: true, ...warnings } : { uid, allowed: false, status: { code: answer.code, message: answer.message }, ...warnings };
   return JSON.stringify({ apiVersion: ADMISSION_API_VERSION, kind: 'AdmissionReview', response });
 }
 
