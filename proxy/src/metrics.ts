@@ -126,6 +126,12 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     labelNames: ['listener'] as const,
     registers,
   });
+  const ocspFetches = new Counter({
+    name: 'tlsmesh_offload_ocsp_fetches_total',
+    help: 'OCSP responses fetched for stapling, by result (good, revoked, unknown: not stapled; error: fetch or parse failed)',
+    labelNames: ['listener', 'result'] as const,
+    registers,
+  });
   const redirects = new Counter({
     name: 'tlsmesh_offload_redirect_requests_total',
     help: 'Requests answered by a plaintext redirect listener, by result (redirect, acme_challenge, not_found, bad_request)',
@@ -171,6 +177,7 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     acmeOrders,
     acmeRenewal,
     redirects,
+    ocspFetches,
     /** Zero every offload series of a listener, so that dashboards see them before the first event. */
     offloadListener(listener: string, o: { sources: readonly string[]; acme: boolean; redirect: boolean }): void {
       for (const source of o.sources) for (const result of ['ok', 'error']) offloadCertificateReloads.inc({ listener, source, result }, 0);

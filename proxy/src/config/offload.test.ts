@@ -25,6 +25,7 @@ describe('offload config', () => {
       minVersion: '1.2',
       ciphers: ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256', 'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-CHACHA20-POLY1305', 'ECDHE-RSA-CHACHA20-POLY1305'],
       curves: ['X25519', 'P-256', 'P-384'],
+      ocspStapling: true,
     });
     expect(l.hsts).toEqual({ maxAge: 31536000, includeSubDomains: false, preload: false });
     expect(l.redirect).toEqual({ listen: { host: '0.0.0.0', port: 8080 }, httpsPort: 443 });

@@ -66,6 +66,8 @@ export const tlsPolicy = z.strictObject({
     .min(1, 'expected at least one curve')
     .superRefine((c, ctx) => noDuplicates(c, ctx, 'curve'))
     .default([...DEFAULT_CURVES]),
+  /** Staple OCSP responses for certificates that name a responder. */
+  ocspStapling: z.boolean().default(true),
 });
 
 export const certificateEntry = z.strictObject({

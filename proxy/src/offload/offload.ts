@@ -11,6 +11,7 @@ import { watchSources, type Watch } from '../identity/watcher.js';
 import { AcmeManager, acmeCertificateDir } from './acme.js';
 import { CertSource } from './cert-source.js';
 import { NoCertificateError, offloadHandshakeReason, UnknownServerNameError } from './handshake-reason.js';
+import { OcspStapler } from './ocsp.js';
 import { hstsResponseClass, hstsValue } from './hsts.js';
 import { Http01Challenges, RedirectListener } from './redirect.js';
 import { buildSniTable, lookupServerName, NO_SNI, UNKNOWN_NAME, type SniEntry, type SniTable } from './sni-table.js';
@@ -50,6 +51,7 @@ export class Offload {
   private watch: Watch | undefined;
   private fallback: ServerCertificate | undefined;
   private readonly expiryNames = new Set<string>();
+  private readonly ocsp: OcspStapler | undefined;
 
   constructor(
     private readonly cfg: InboundConfig,
@@ -78,6 +80,7 @@ export class Offload {
       });
     }
     this.ownsCertificates = this.sources.length > 0;
+    if (this.ownsCertificates && (cfg.tlsPolicy?.ocspStapling ?? true)) this.ocsp = new OcspStapler({ listener: d.listener, clock: d.clock, metrics: d.metrics, log: d.log });
     this.redirect = cfg.redirect ? new RedirectListener({ cfg: cfg.redirect, field: d.field, listener: d.listener, challenges, metrics: d.metrics, log: d.log }) : undefined;
     this.table = buildSniTable<SecureContext>([]).table;
     d.metrics.offloadListener(d.listener, { sources: this.sources.map((s) => s.label), acme: this.acme !== undefined, redirect: this.redirect !== undefined });
@@ -92,6 +95,8 @@ export class Offload {
   /** The listener hands us its tls.Server; the default certificate is set on it now and on every change. */
   attach(server: tls.Server): void {
     this.server = server;
+    const ocsp = this.ocsp;
+    if (ocsp) server.on('OCSPRequest', (cert: Buffer, _issuer: Buffer, cb: (err: Error | null, resp?: Buffer) => void) => ocsp.staple(cert, cb));
     this.applyFallback();
   }
 
@@ -120,6 +125,7 @@ export class Offload {
 
   stop(): void {
     this.acme?.stop();
+    this.ocsp?.stop();
     this.redirect?.close();
     void this.watch?.close();
   }
@@ -195,6 +201,7 @@ export class Offload {
       this.d.log.warn({ event: 'offload_default_missing', listener: this.d.listener, defaultCertificate: this.cfg.defaultCertificate }, 'no loaded certificate serves defaultCertificate: clients without SNI fail the handshake');
     }
     this.table = table;
+    this.ocsp?.update(entries.map((e) => e.cert));
     this.updateExpiry();
     this.applyFallback();
   }

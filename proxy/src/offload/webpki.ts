@@ -23,6 +23,8 @@ export interface ServerCertificate {
   readonly fingerprint: string;
   /** The OCSP responder named by the leaf's Authority Information Access, if any. */
   readonly ocspUrl: string | undefined;
+  /** The leaf's issuer (the next certificate of tls.crt, or the ca.crt anchor), for OCSP. */
+  readonly issuer: X509Certificate | undefined;
 }
 
 export interface WebPkiInput {
@@ -63,6 +65,7 @@ export function validateServerCertificate(c: WebPkiInput, o: WebPkiOptions): Ser
   const names = o.names ?? leaf.dnsNames.map((n) => n.toLowerCase());
   const uncovered = names.filter((n) => !certificateCovers(leaf.dnsNames, n));
   if (uncovered.length) throw new CredentialError(`tls.crt does not cover ${uncovered.join(', ')} (DNS SANs: ${leaf.dnsNames.join(', ')})`);
+  let issuer = chain[1];
   if (c.ca && c.ca.toString('utf8').trim() !== '') {
     const anchors = parseCertificates(c.ca, 'ca.crt');
     const verdict = verifyChain(leafCert, chain.slice(1), anchors, o.now, o.skewMs);
@@ -70,6 +73,7 @@ export function validateServerCertificate(c: WebPkiInput, o: WebPkiOptions): Ser
       const what = verdict.reason === 'untrusted' ? 'does not chain to ca.crt' : verdict.reason.replace(/_/g, ' ');
       throw new CredentialError(`tls.crt ${what}: ${verdict.detail}`);
     }
+    issuer = verdict.path[1];
   } else {
     checkChainOrder(chain);
   }
@@ -81,6 +85,7 @@ export function validateServerCertificate(c: WebPkiInput, o: WebPkiOptions): Ser
     names: Object.freeze([...new Set(names)]),
     fingerprint: fingerprintOf(c),
     ocspUrl: ocspUrlOf(leafCert),
+    issuer,
   });
 }
 
