@@ -52,6 +52,8 @@ export class Offload {
   private fallback: ServerCertificate | undefined;
   private readonly expiryNames = new Set<string>();
   private readonly ocsp: OcspStapler | undefined;
+  /** Bound `ok` children per server-name label (the hot path of every handshake). */
+  private readonly okChildren = new Map<string, { inc(): void }>();
 
   constructor(
     private readonly cfg: InboundConfig,
@@ -157,7 +159,12 @@ export class Offload {
 
   handshakeOk(s: TLSSocket): void {
     const label = this.ownsCertificates ? lookupServerName(this.table, s.servername).label : s.servername ? UNKNOWN_NAME : NO_SNI;
-    this.d.metrics.offloadHandshakes.labels(this.d.listener, label, 'ok', '').inc();
+    let child = this.okChildren.get(label);
+    if (!child) {
+      child = this.d.metrics.offloadHandshakes.labels(this.d.listener, label, 'ok', '');
+      if (this.okChildren.size < 4096) this.okChildren.set(label, child);
+    }
+    child.inc();
   }
 
   handshakeError(err: Error & { code?: string }, s: TLSSocket): void {
