@@ -2,7 +2,7 @@
 // requests: http-proxy today, something else if the benchmark says so.
 import type { Agent, IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import httpProxy from 'http-proxy';
+import { createRequire } from 'node:module';
 
 export interface Forwarder {
   web(req: IncomingMessage, res: ServerResponse, target: string, onError: (err: Error) => void): void;
@@ -17,7 +17,12 @@ export interface ForwarderOptions {
   closing?: (req: IncomingMessage) => boolean;
 }
 
+// Loaded on first use: only TLSMESH_HTTP_ENGINE=node listeners need it.
+type HttpProxy = typeof import('http-proxy');
+let httpProxy: HttpProxy | undefined;
+
 export function createForwarder(o: ForwarderOptions): Forwarder {
+  httpProxy ??= createRequire(import.meta.url)('http-proxy') as HttpProxy;
   const proxy = httpProxy.createProxyServer({ agent: o.agent, xfwd: o.xfwd, ws: true, preserveHeaderKeyCase: true });
   // Errors are delivered to the per-call callbacks; this keeps a stray one from
   // becoming an uncaught 'error' event.

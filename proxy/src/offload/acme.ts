@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { join } from 'node:path';
-import acme from 'acme-client';
+import { createRequire } from 'node:module';
 import type { AcmeConfig } from '../config/offload.js';
 import type { DeepReadonly } from '../config/load.js';
 import { ConfigError, oneLine } from '../errors.js';
@@ -21,6 +21,15 @@ import { certificateCovers } from './names.js';
 import type { Http01Challenges } from './redirect.js';
 import type { SourceResult } from './cert-source.js';
 import type { ServerCertificate } from './webpki.js';
+
+// acme-client (with axios) costs ~0.4 s and ~25 MiB to load: only listeners that
+// use ACME pay for it, on first use.
+type AcmeClient = typeof import('acme-client');
+let loaded: AcmeClient | undefined;
+function acmeLib(): AcmeClient {
+  loaded ??= createRequire(import.meta.url)('acme-client') as AcmeClient;
+  return loaded;
+}
 
 /** Timers longer than this are re-armed (setTimeout's limit is ~24.8 days). */
 const MAX_TIMER_MS = 6 * 3600_000;
@@ -54,7 +63,7 @@ function trustForDirectory(directory: string, caPem: string): void {
   agentsByOrigin.set(new URL(directory).origin, new https.Agent({ ca: caPem, keepAlive: true }));
   if (interceptorInstalled) return;
   interceptorInstalled = true;
-  acme.axios.interceptors.request.use((config) => {
+  acmeLib().axios.interceptors.request.use((config) => {
     const agent = config.url ? agentsByOrigin.get(new URL(config.url).origin) : undefined;
     if (agent) config.httpsAgent = agent;
     return config;
@@ -176,7 +185,8 @@ export class AcmeManager {
 
   private async obtain(): Promise<{ certPem: string; keyPem: string }> {
     const cfg = this.o.cfg;
-    const client = new acme.Client({
+    const { Client } = acmeLib();
+    const client = new Client({
       directoryUrl: cfg.directory,
       accountKey: await this.accountKey(),
       backoffAttempts: 10,
@@ -185,9 +195,9 @@ export class AcmeManager {
     });
     const key =
       cfg.keyType === 'rsa-2048' || cfg.keyType === 'rsa-3072'
-        ? await acme.crypto.createPrivateRsaKey(cfg.keyType === 'rsa-2048' ? 2048 : 3072)
-        : await acme.crypto.createPrivateEcdsaKey(cfg.keyType === 'ecdsa-p384' ? 'P-384' : 'P-256');
-    const [, csr] = await acme.crypto.createCsr({ commonName: cfg.names[0], altNames: [...cfg.names] }, key);
+        ? await acmeLib().crypto.createPrivateRsaKey(cfg.keyType === 'rsa-2048' ? 2048 : 3072)
+        : await acmeLib().crypto.createPrivateEcdsaKey(cfg.keyType === 'ecdsa-p384' ? 'P-384' : 'P-256');
+    const [, csr] = await acmeLib().crypto.createCsr({ commonName: cfg.names[0], altNames: [...cfg.names] }, key);
     const certPem = await client.auto({
       csr,
       email: cfg.email,
@@ -215,7 +225,7 @@ export class AcmeManager {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     await mkdir(this.o.cfg.storageDir, { recursive: true, mode: 0o700 });
-    const key = await acme.crypto.createPrivateEcdsaKey('P-256');
+    const key = await acmeLib().crypto.createPrivateEcdsaKey('P-256');
     const tmp = `${file}.tmp`;
     await writeFile(tmp, key, { mode: 0o600 });
     await chmod(tmp, 0o600);
