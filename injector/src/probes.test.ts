@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolvePort, rewriteProbes } from './probes.js';
+import type { Probe } from './k8s.js';
 import { container } from './testing/builders.js';
 
 const ports = [
@@ -46,7 +47,8 @@ describe('rewriteProbes', () => {
     ['another host', { httpGet: { host: 'example.com', port: 80 } }, ['container c livenessProbe: not rewritten: it probes host example.com, not the pod']],
     ['an unknown named port', { tcpSocket: { port: 'nope' } }, ['container c livenessProbe: not rewritten: port "nope" is not a port of the container']],
   ])('leaves %s probes alone', (_n, probe, warnings) => {
-    const c = container('c', { ports, livenessProbe: probe });
+    // The table holds probes the k8s types refuse (a grpc port that is a name): as the API server would pass them on.
+    const c = container('c', { ports, livenessProbe: probe as Probe });
     const r = rewriteProbes([c], 15020);
     expect(r.containers[0]).toBe(c);
     expect(r.appProbes).toEqual({});

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CredentialError } from '../../proxy/src/errors.js';
 import { readServingDir, TlsReloader, type ServingCredentials } from './serving-tls.js';
-import { silentLogger } from '../../proxy/src/log.js';
+import pino from 'pino';
 import { issueLeaf, makeCa, writeSecretDir } from './testing/pki.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tlsmesh-serving-'));
@@ -12,6 +12,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const ca = makeCa(join(tmp, 'ca'));
 const a = issueLeaf(ca, { sans: ['DNS:injector.tlsmesh.svc'], usage: 'server' });
 const b = issueLeaf(ca, { sans: ['DNS:injector.tlsmesh.svc'], usage: 'server' });
+const silentLogger = pino({ level: 'silent' });
 
 describe('readServingDir', () => {
   it('reads a kubelet-style Secret dir through ..data', async () => {
@@ -34,7 +35,7 @@ describe('readServingDir', () => {
     ['a certificate that is not PEM', () => ({ 'tls.crt': 'hello', 'tls.key': a.keyPem }), /tls\.crt: not a PEM certificate$/],
     ['no key', () => ({ 'tls.crt': a.certPem }), /cannot read .*tls\.key: no such file$/],
     ['nothing', () => ({}), /^serving certificate: .* holds none of tls\.crt, tls\.key$/],
-  ])('refuses %s', async (_n, files, message) => {
+  ] as [string, () => Record<string, string>, RegExp][])('refuses %s', async (_n, files, message) => {
     const dir = mkdtempSync(join(tmp, 'bad-'));
     for (const [name, text] of Object.entries(files())) writeFileSync(join(dir, name), text);
     const err = await readServingDir(dir).catch((e: unknown) => e);
