@@ -16,7 +16,8 @@ import type { Logger } from '../../log.js';
 import type { Direction, Metrics } from '../../metrics.js';
 import type { ConnTracker } from '../../net/tracker.js';
 import { splice } from '../../net/splice.js';
-import { ChunkedScanner, H1Error, parseRequestHead, parseResponseHead, persistent, type RequestHead, type ResponseHead } from './parse.js';
+import { ChunkedScanner } from './chunked.js';
+import { H1Error, parseRequestHead, parseResponseHead, persistent, type RequestHead, type ResponseHead } from './parse.js';
 import type { Dial, SocketPool } from './pool.js';
 
 export interface Route {
