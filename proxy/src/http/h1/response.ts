@@ -1,0 +1,226 @@
+// The response side of an h1 connection (see flow.ts for the layers): parse
+// the upstream's head, pass interim answers on, rewrite the head where the
+// client must read a different Connection, forward the body by its framing,
+// and end the exchange: next request, close, or an answer of our own.
+import { splice } from '../../net/splice.js';
+import { ChunkedScanner } from './chunked.js';
+import { HEAD_END, H1Flow, Rq, Rs } from './flow.js';
+import { errorAnswer, responseHeadOut } from './heads.js';
+import { parseResponseHead, persistent, type ResponseHead } from './parse.js';
+
+const MAX_RESPONSE_HEAD = 64 * 1024;
+
+export abstract class H1Response extends H1Flow {
+  protected abstract pumpRequest(): void;
+
+  protected upData(chunk: Buffer): void {
+    this.rsGot = true;
+    if (this.rs === Rs.Idle) {
+      // Bytes nobody asked for: this connection cannot be trusted with another request.
+      this.upKeep = false;
+      this.dropUp();
+      return;
+    }
+    if (this.rs === Rs.Head) {
+      this.rsbuf = this.rsbuf ? Buffer.concat([this.rsbuf, chunk]) : chunk;
+      this.pumpResponse();
+      return;
+    }
+    this.body(chunk);
+  }
+
+  private pumpResponse(): void {
+    while (this.rsbuf && this.rs === Rs.Head) {
+      const buf = this.rsbuf;
+      const at = buf.indexOf(HEAD_END, this.rsSearchFrom);
+      if (at < 0) {
+        if (buf.length > MAX_RESPONSE_HEAD) return this.badResponse('response head too large');
+        this.rsSearchFrom = Math.max(0, buf.length - 3);
+        return;
+      }
+      this.rsSearchFrom = 0;
+      let res: ResponseHead;
+      try {
+        res = parseResponseHead(buf.toString('latin1', 0, at), this.req!.method);
+      } catch (err) {
+        return this.badResponse((err as Error).message);
+      }
+      const rest = at + 4 < buf.length ? buf.subarray(at + 4) : undefined;
+      this.rsbuf = undefined;
+      if (res.status < 200 && res.status !== 101) {
+        // 100 Continue and other interim answers pass through; the final one follows.
+        this.toDown(buf.subarray(0, at + 4));
+        this.rsbuf = rest;
+        continue;
+      }
+      if (res.status === 101) {
+        if (!this.req!.upgrade) return this.badResponse('101 without an upgrade request');
+        return this.tunnel(buf);
+      }
+      if (rest) {
+        // Head and the body bytes that came with it leave in one write (one TLS record, one syscall).
+        this.down.cork();
+        this.responseHead(res, buf, at + 4);
+        this.body(rest);
+        this.down.uncork();
+      } else {
+        this.responseHead(res, buf, at + 4);
+        if (res.body === 'none') this.responseDone();
+      }
+      return;
+    }
+  }
+
+  private responseHead(res: ResponseHead, buf: Buffer, headLength: number): void {
+    this.status = res.status;
+    this.answered = true;
+    if (!persistent(res) || res.body === 'close') this.upKeep = false;
+    // Decided now, told to the client in this response.
+    if (this.clientClose || res.body === 'close' || this.e.o.tracker.closing(this.down)) this.closeAfter = true;
+    // The client must read "close" exactly when we close after this response.
+    this.toDown(responseHeadOut(res, buf, headLength, this.closeAfter, this.req!.minor, this.e.o.responseHeaders));
+    switch (res.body) {
+      case 'none':
+        this.rs = Rs.Length;
+        this.rsLeft = 0;
+        break;
+      case 'length':
+        this.rs = Rs.Length;
+        this.rsLeft = res.length;
+        break;
+      case 'chunked':
+        this.rs = Rs.Chunked;
+        (this.rsChunks ??= new ChunkedScanner(502)).reset();
+        break;
+      case 'close':
+        this.rs = Rs.UntilClose;
+        break;
+    }
+  }
+
+  private body(chunk: Buffer): void {
+    switch (this.rs) {
+      case Rs.Length: {
+        const n = Math.min(this.rsLeft, chunk.length);
+        if (n > 0) this.toDown(n === chunk.length ? chunk : chunk.subarray(0, n));
+        this.rsLeft -= n;
+        if (n < chunk.length) this.upKeep = false; // more than the message: do not reuse
+        if (this.rsLeft === 0) this.responseDone();
+        return;
+      }
+      case Rs.Chunked: {
+        let end: number;
+        try {
+          end = this.rsChunks!.scan(chunk, 0);
+        } catch (err) {
+          this.log('warn', 'bad chunked response body', (err as Error).message);
+          return this.abort('bad chunked response body');
+        }
+        if (end < 0) {
+          this.toDown(chunk);
+          return;
+        }
+        this.toDown(end === chunk.length ? chunk : chunk.subarray(0, end));
+        if (end < chunk.length) this.upKeep = false;
+        this.responseDone();
+        return;
+      }
+      case Rs.UntilClose:
+        this.toDown(chunk);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private responseDone(): void {
+    this.rs = Rs.Idle;
+    if (this.rq === Rq.Sent) this.exchangeDone();
+    else {
+      // Answered before the request body was all sent: the upstream connection
+      // is mid-message, and so is the client's.
+      this.upKeep = false;
+      this.closeAfter = true;
+      this.exchangeDone();
+    }
+  }
+
+  /** 101: from here on bytes flow both ways unparsed. `head` holds the 101 head and what followed it. */
+  protected tunnel(head: Buffer): void {
+    this.status = 101;
+    this.answered = true;
+    this.record(101);
+    this.e.o.tracker.requestFinished(this.down);
+    this.e.forget(this);
+    this.rq = Rq.Tunnel;
+    this.rs = Rs.Idle;
+    const up = this.detachUp()!;
+    this.down.removeListener('data', this.onDownData);
+    this.down.removeListener('drain', this.onDownDrain);
+    this.down.removeListener('close', this.onDownClose);
+    this.down.write(head);
+    if (this.inbuf) up.write(this.inbuf);
+    this.inbuf = undefined;
+    splice(this.down, up, () => {});
+  }
+
+  /** Request sent and response received: account, then next request or close. */
+  protected exchangeDone(): void {
+    this.record(this.status);
+    this.e.o.tracker.requestFinished(this.down);
+    this.req = undefined;
+    this.sentHead = undefined;
+    if (!this.upKeep) this.dropUp();
+    else this.upReused = true;
+    if (this.closeAfter || !this.down.writable) {
+      this.close();
+      return;
+    }
+    this.rq = Rq.Head;
+    this.idleSince = performance.now();
+    this.flowUp();
+    if (this.inbuf) {
+      this.headSince = this.idleSince;
+      this.pumpRequest();
+    } else this.flowDown();
+  }
+
+  protected badResponse(why: string): void {
+    this.dropUp();
+    this.log('warn', 'bad response from upstream', why);
+    if (this.answered) return this.abort(why);
+    this.e.o.metrics.upstreamErrors.labels(this.e.o.direction, 'reset').inc();
+    this.answerError(502, `upstream sent an invalid response: ${why}`);
+  }
+
+  /** A short plain-text answer, then close (the node:http front's sendError). */
+  protected answerError(code: number, body: string): void {
+    if (this.answered) return this.abort(body);
+    this.status = code;
+    this.answered = true;
+    this.down.write(errorAnswer(code, body, this.e.o.responseHeaders?.add ?? ''));
+    this.rs = Rs.Idle;
+    this.rq = Rq.Sent;
+    this.upKeep = false;
+    this.closeAfter = true;
+    this.exchangeDone();
+  }
+
+  /** Nothing sensible can be sent any more: cut both connections. */
+  protected abort(why: string): void {
+    if (this.e.o.log.isLevelEnabled('debug')) this.e.o.log.debug({ event: 'http_abort', listener: this.e.o.listener, why }, 'connection cut');
+    this.rq = Rq.Closed;
+    this.dropUp();
+    this.down.destroy();
+  }
+
+  private close(): void {
+    this.rq = Rq.Closed;
+    this.inbuf = undefined;
+    this.down.end();
+  }
+
+  private log(level: 'warn', msg: string, why: string): void {
+    this.e.o.log[level]({ event: 'upstream_error', direction: this.e.o.direction, listener: this.e.o.listener, upstream: this.route.url, error: why }, msg);
+  }
+}
