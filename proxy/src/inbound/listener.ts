@@ -1,41 +1,24 @@
-// Inbound: peers -> this pod's app. Accept, (permissive: tell TLS from
-// plaintext by the first byte), terminate TLS, check the peer, and only then
-// open anything towards the app.
-import net, { type Socket } from 'node:net';
+// Inbound: peers -> this pod's app. Accept (net/accepting-listener.ts),
+// (permissive: tell TLS from plaintext by the first byte), terminate TLS, check
+// the peer, and only then open anything towards the app: tcp is spliced here,
+// http is served by http-serving.ts.
+import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
 import type { InboundConfig } from '../config/index.js';
-import { TlsmeshError } from '../errors.js';
 import { formatHostPort, type HostPort } from '../config/index.js';
-import { originalDst } from '../capture/original-dst.js';
 import type { CredentialStore } from '../identity/credential-store.js';
 import type { Credentials } from '../identity/credentials.js';
 import { checkPeer, type PeerPolicy } from '../identity/peer-check.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { AcceptingListener, type ListenerGlobals } from '../net/accepting-listener.js';
 import { splice } from '../net/splice.js';
-import { ConnTracker } from '../net/tracker.js';
-import { createForwarder, type Forwarder } from '../http/forwarder.js';
-import { createHttpFront, sendError } from '../http/front.js';
-import { httpEngineKind } from '../http/engine-choice.js';
-import { H1Engine, type Route } from '../http/h1/engine.js';
-import type { RequestHead } from '../http/h1/parse.js';
-import { SocketPool } from '../http/h1/pool.js';
-import { serverContextOptions, tlsVersion, type MinTlsVersion } from '../tls/contexts.js';
+import { serverContextOptions, tlsVersion } from '../tls/contexts.js';
 import { evidenceFromSocket, PeerCache } from '../tls/peer-evidence.js';
 import { compilePolicy } from '../tls/policy.js';
 import { plainAppConnector, tlsAppConnector, type AppConnector } from './app-connector.js';
-import { listenOn } from '../net/listen.js';
+import { InboundHttp } from './http-serving.js';
 import { Offload, usesOffload } from '../offload/offload.js';
-
-export interface ListenerGlobals {
-  trustDomain: string;
-  minVersion: MinTlsVersion;
-  handshakeTimeoutMs: number;
-  skewMs: number;
-  clock: () => number;
-}
 
 interface Conn {
   started: number;
@@ -52,34 +35,25 @@ interface Conn {
 
 const TLS_HANDSHAKE_RECORD = 0x16;
 
-export class InboundListener {
-  readonly name: string;
-  readonly tracker = new ConnTracker();
-  private readonly server: net.Server;
+export class InboundListener extends AcceptingListener<Conn> {
   private readonly tlsServer: tls.Server;
   private readonly policy: PeerPolicy;
   private readonly cache = new PeerCache();
-  private readonly conns = new WeakMap<Socket, Conn>();
   private readonly app: AppConnector;
-  private readonly forwarder?: Forwarder;
-  private readonly http?: ReturnType<typeof createHttpFront>;
-  private readonly engine?: H1Engine;
-  private readonly appPool = new SocketPool();
-  private readonly routes = new Map<string, Route>();
+  private readonly http?: InboundHttp;
   /** TLS offload (tls: server): own certificates by SNI, policy, HSTS, redirect, ACME. */
   readonly offload?: Offload;
   private generation = 0;
-  listening = false;
 
   constructor(
     private readonly cfg: InboundConfig,
     index: number,
-    private readonly g: ListenerGlobals,
-    private readonly store: CredentialStore,
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
+    g: ListenerGlobals,
+    store: CredentialStore,
+    metrics: Metrics,
+    log: Logger,
   ) {
-    this.name = cfg.name ?? `inbound[${index}]`;
+    super(cfg.name ?? `inbound[${index}]`, 'inbound', cfg, false, g, store, metrics, log);
     this.policy = compilePolicy({ trustDomain: g.trustDomain, ids: cfg.allow, pins: cfg.pins, role: 'client', skewMs: g.skewMs }, log, this.name);
     this.app = cfg.upstreamTls
       ? tlsAppConnector(cfg.upstreamTls, {
@@ -109,52 +83,16 @@ export class InboundListener {
     this.offload?.attach(this.tlsServer);
     this.tlsServer.on('secureConnection', (s: TLSSocket) => this.onSecure(s));
     this.tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, s: TLSSocket) => this.onTlsError(err, s));
-    this.server = net.createServer({ pauseOnConnect: true, allowHalfOpen: false }, (raw) => this.onConnection(raw));
-    this.server.on('error', (err) => log.error({ event: 'listener_error', listener: this.name, error: err.message }, 'listener error'));
-    if (cfg.protocol === 'http' && httpEngineKind() === 'h1') {
-      this.engine = new H1Engine({
-        direction: 'inbound',
-        listener: this.name,
-        tracker: this.tracker,
-        metrics,
-        log,
-        peerOf: (s) => this.connOf(s)?.peer,
-        rewrite: { drop: FORWARDING_HEADERS, add: (down, head) => this.forwardingHeaders(down, head) },
-        responseHeaders: this.offload?.responseHeaders,
-        onUpstreamError: (err, url) => {
-          if (!(err instanceof TlsmeshError)) this.metrics.upstreamErrors.labels('inbound', kindOf(err)).inc();
-          this.log.warn({ event: 'upstream_error', direction: 'inbound', listener: this.name, upstream: url, error: err.message }, 'app unreachable');
-          return upstreamMessage(err);
-        },
-      });
-    } else if (cfg.protocol === 'http') {
-      this.forwarder = createForwarder({ agent: this.app.agent, xfwd: true, closing: (req) => this.tracker.closing(req.socket) });
-      this.http = createHttpFront({
-        direction: 'inbound',
-        listener: this.name,
-        tracker: this.tracker,
-        metrics,
-        log,
-        clock: g.clock,
-        peerOf: (s) => this.connOf(s)?.peer,
-        handle: (req, res) => this.forwardRequest(req, res),
-        upgrade: (req, socket, head) => this.forwardUpgrade(req, socket, head),
-        responseClass: this.offload?.responseClass,
-      });
+    if (cfg.protocol === 'http') {
+      this.http = new InboundHttp({ listener: this.name, app: this.app, tracker: this.tracker, metrics, log, clock: g.clock, offload: this.offload, connOf: (s) => this.connOf(s) });
     }
     const creds = store.current;
     if (creds) this.onCredentials(creds);
   }
 
-  async listen(): Promise<void> {
+  override async listen(): Promise<void> {
     await this.offload?.start();
-    await listenOn(this.server, this.cfg.listen, `${this.name}.listen`);
-    this.listening = true;
-  }
-
-  address(): HostPort {
-    const a = this.server.address() as net.AddressInfo;
-    return { host: a.address, port: a.port };
+    await super.listen();
   }
 
   onCredentials(creds: Credentials): void {
@@ -166,43 +104,29 @@ export class InboundListener {
 
   /** Recycle connections a rotated or expired certificate no longer covers. */
   recycle(pick: (generation: number, peerNotAfter: number | undefined) => boolean, closeIdleHttp: boolean): number {
-    const grace = this.cfg.recycleGraceSeconds;
-    return this.tracker.recycle(pick, { tcpGraceMs: grace === undefined || grace === 0 ? undefined : grace * 1000, closeIdleHttp });
+    return this.recycleTracked(pick, closeIdleHttp);
   }
 
-  stopAccepting(): void {
-    this.listening = false;
-    this.server.close();
+  override stopAccepting(): void {
+    super.stopAccepting();
     this.offload?.stop();
   }
 
   // ---- accept ----
 
-  private onConnection(raw: Socket): void {
-    this.metrics.connectionOpened('inbound');
-    const conn: Conn = { started: this.g.clock(), remote: `${raw.remoteAddress}:${raw.remotePort}`, result: 'error', generation: this.generation };
-    this.conns.set(raw, conn);
-    raw.on('error', () => {});
-    raw.setNoDelay(true);
-    raw.once('close', () => {
-      this.metrics.connectionClosed('inbound', raw.bytesRead, raw.bytesWritten);
-      this.logConnection(conn, raw.bytesRead, raw.bytesWritten);
-    });
-    if ((!this.store.current && !this.offload?.ownsCertificates) || !this.listening) {
-      conn.reason = 'not_ready';
-      raw.destroy();
-      return;
-    }
+  protected newConn(raw: Socket): Conn {
+    return { started: this.g.clock(), remote: `${raw.remoteAddress}:${raw.remotePort}`, result: 'error', generation: this.generation };
+  }
+
+  protected ready(): boolean {
+    return !!this.store.current || !!this.offload?.ownsCertificates;
+  }
+
+  protected admit(raw: Socket, conn: Conn): void {
     if (this.cfg.forward === 'original') {
-      try {
-        const dst = originalDst(raw);
-        conn.target = { host: '127.0.0.1', port: dst.port };
-      } catch (err) {
-        conn.reason = 'original_dst';
-        this.log.error({ event: 'original_dst_failed', listener: this.name, error: (err as Error).message }, 'cannot read the original destination');
-        raw.destroy();
-        return;
-      }
+      const dst = this.originalDst(raw, conn);
+      if (!dst) return;
+      conn.target = { host: '127.0.0.1', port: dst.port };
     } else {
       conn.target = this.cfg.forward;
     }
@@ -226,7 +150,7 @@ export class InboundListener {
       }
       conn.result = 'plaintext';
       this.serve(raw, conn);
-      if (this.http || this.engine) raw.resume();
+      if (this.http) raw.resume();
     });
     raw.resume();
   }
@@ -285,14 +209,9 @@ export class InboundListener {
     this.conns.set(s, conn);
     this.tracker.add(s, conn.generation, conn.peerNotAfter);
     s.once('close', () => this.tracker.delete(s));
-    if (this.engine) {
-      this.tracker.markHttp(s);
-      this.engine.serve(s, this.routeTo(conn.target!));
-      return;
-    }
     if (this.http) {
       this.tracker.markHttp(s);
-      this.http.emit('connection', s);
+      this.http.serve(s, conn.target!);
       return;
     }
     const target = conn.target!;
@@ -314,118 +233,4 @@ export class InboundListener {
       splice(s, upstream, () => {});
     });
   }
-
-  /** The app at `t`, with its pool of kept-alive connections (h1 engine). */
-  private routeTo(t: HostPort): Route {
-    const key = formatHostPort(t);
-    let r = this.routes.get(key);
-    if (!r) {
-      r = { key, url: `${this.app.scheme}://${key}`, pool: this.appPool, dial: (cb) => this.app.connect(t.host, t.port, cb) };
-      if (this.routes.size < 1024) this.routes.set(key, r);
-    }
-    return r;
-  }
-
-  /**
-   * h1 engine: the identity header (the client's removed, ours added) and
-   * X-Forwarded-For/-Port/-Proto/-Host as http-proxy's xfwd writes them.
-   */
-  private forwardingHeaders(down: Socket, head: RequestHead): string {
-    const xfcc = this.connOf(down)?.xfcc;
-    const encrypted = (down as TLSSocket).encrypted === true;
-    let host: string | undefined;
-    let hasForwardedHost = false;
-    for (let i = 0; i < head.names.length; i++) {
-      if (head.names[i] === 'host') host ??= head.values[i];
-      else if (head.names[i] === 'x-forwarded-host') hasForwardedHost = true;
-    }
-    const port = host ? /:(\d+)/.exec(host)?.[1] : undefined;
-    let s = xfcc ? `x-forwarded-client-cert: ${xfcc}\r\n` : '';
-    s += appendForwarded(head, 'x-forwarded-for', down.remoteAddress ?? '');
-    s += appendForwarded(head, 'x-forwarded-port', port ?? (encrypted ? '443' : '80'));
-    s += appendForwarded(head, 'x-forwarded-proto', encrypted ? 'https' : 'http');
-    if (!hasForwardedHost && host) s += `x-forwarded-host: ${host}\r\n`;
-    return s;
-  }
-
-  private targetUrl(req: IncomingMessage): string | undefined {
-    const conn = this.connOf(req.socket);
-    const t = conn?.target;
-    return t ? `${this.app.scheme}://${formatHostPort(t)}` : undefined;
-  }
-
-  private identityHeaders(req: IncomingMessage): void {
-    delete req.headers['x-forwarded-client-cert'];
-    const xfcc = this.connOf(req.socket)?.xfcc;
-    if (xfcc) req.headers['x-forwarded-client-cert'] = xfcc;
-  }
-
-  private forwardRequest(req: IncomingMessage, res: ServerResponse): void {
-    const target = this.targetUrl(req);
-    if (!target) return sendError(res, 502, 'no upstream');
-    this.identityHeaders(req);
-    this.forwarder!.web(req, res, target, (err) => {
-      // Our dialer counted its own failures (TLS to the app); count the rest here.
-      if (!(err instanceof TlsmeshError)) this.metrics.upstreamErrors.labels('inbound', kindOf(err)).inc();
-      this.log.warn({ event: 'upstream_error', direction: 'inbound', listener: this.name, upstream: target, error: err.message }, 'app unreachable');
-      sendError(res, 502, upstreamMessage(err));
-    });
-  }
-
-  private forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const target = this.targetUrl(req);
-    if (!target) {
-      socket.destroy();
-      return;
-    }
-    this.identityHeaders(req);
-    this.forwarder!.ws(req, socket, head, target, (err) => {
-      if (!(err instanceof TlsmeshError)) this.metrics.upstreamErrors.labels('inbound', kindOf(err)).inc();
-      socket.destroy();
-    });
-  }
-
-  private logConnection(conn: Conn, rx: number, tx: number): void {
-    if (!this.log.isLevelEnabled('info')) return;
-    this.log.info({
-      event: 'connection',
-      direction: 'inbound',
-      listener: this.name,
-      peer: conn.peer,
-      remote: conn.remote,
-      result: conn.result,
-      reason: conn.reason,
-      rx,
-      tx,
-      durationMs: this.g.clock() - conn.started,
-    });
-  }
-}
-
-/** Request headers the inbound h1 engine replaces (identity and forwarding). */
-const FORWARDING_HEADERS: ReadonlySet<string> = new Set(['x-forwarded-client-cert', 'x-forwarded-for', 'x-forwarded-port', 'x-forwarded-proto']);
-
-/** `name: <values the client sent>,<ours>` (http-proxy's xfwd). */
-function appendForwarded(head: RequestHead, name: string, value: string): string {
-  let prior: string | undefined;
-  for (let i = 0; i < head.names.length; i++) if (head.names[i] === name) prior = prior === undefined ? head.values[i] : `${prior}, ${head.values[i]}`;
-  return `${name}: ${prior ? `${prior},${value}` : value}\r\n`;
-}
-
-/** The short body of a 502: our own errors say what happened, system errors give their code. */
-export function upstreamMessage(err: Error): string {
-  if (err instanceof TlsmeshError) return err.message;
-  return `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`;
-}
-
-export function kindOf(err: Error): 'connect' | 'reset' | 'timeout' | 'tls' {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
-  if (code === 'ETIMEDOUT') return 'timeout';
-  if (err.name === 'PeerRefusedError' || err.name === 'UpstreamError') {
-    const kind = (err as { kind?: string }).kind;
-    if (kind === 'timeout') return 'timeout';
-    if (kind === 'tls') return 'tls';
-  }
-  return 'connect';
 }
