@@ -13,13 +13,12 @@ import { request } from './http-get.js';
 import { createCa, parseIssuedLine, PROC, startRenewers, startWorkloads } from './launch.js';
 import { markUp, Observer, type TrafficStats } from './observer.js';
 import type { DemoOptions } from './options.js';
+import { DemoOutput } from './output.js';
 import { freePorts, portsAt } from './ports.js';
-import { banner, eventLine, statusLine, summary } from './report.js';
+import { banner, summary } from './report.js';
 import { ProcessHooks } from './process-hooks.js';
-import { LiveScreen } from './screen.js';
 import { addEvent, ATTACKS, attackSeen, certificateIssued, initialState, trafficSeen, verdict, type Component, type DemoState } from './state.js';
 import { layoutOf, urlsOf, WORKLOADS, type Layout, type Ports, type Urls, type Workload } from './topology.js';
-import { frame } from './view.js';
 
 export interface DemoIo {
   out: NodeJS.WriteStream;
@@ -30,7 +29,6 @@ export interface DemoIo {
 }
 
 const TICK_MS = 250;
-const STATUS_EVERY_MS = 5000;
 const STARTUP_LIMIT_MS = 90_000;
 /** A certificate the issuer wrote and the sidecar still does not serve after this long is a failure (the contract says 2 s). */
 const PICKUP_LIMIT_MS = 10_000;
@@ -47,17 +45,13 @@ class Session {
   private readonly c: Style;
   private readonly children: Children;
   private readonly observer: Observer;
-  private readonly screen: LiveScreen | undefined;
+  private readonly output: DemoOutput;
   private stopping = false;
   private how = 'stopped';
   private exitCode: { code: number; line: string } | undefined;
   private requestStop!: () => void;
   private readonly stopRequested = new Promise<void>((r) => (this.requestStop = r));
   private material: AttackerMaterial | undefined;
-  private printedSeq = 0;
-  /** stdout went away (`tlsmesh demo | head`): stop, quietly. */
-  private outGone = false;
-  private lastStatus = 0;
   private startingTraffic = false;
   private readonly hooks: ProcessHooks;
 
@@ -74,9 +68,9 @@ class Session {
     mkdirSync(logDir);
     this.children = new Children({ logDir, env: { TLSMESH_DEMO_DIR: this.layout.dir }, onLine: (child, line, stream) => this.onLine(child, line, stream), onExit: (child, exit) => this.onExit(child, exit) });
     this.observer = new Observer(this.s, ports, this.urls, Date.now);
-    this.screen = io.live ? new LiveScreen(io.out) : undefined;
+    this.output = new DemoOutput(this.s, { ports, urls: this.urls, durationMs: o.durationMs }, this.c, io.out, io.live);
     this.hooks = new ProcessHooks(
-      { stop: (how) => this.stop(how), stopping: () => this.stopping, cleanupNow: () => this.cleanupNow(), outputGone: () => (this.outGone = true) },
+      { stop: (how) => this.stop(how), stopping: () => this.stopping, cleanupNow: () => this.cleanupNow(), outputGone: () => (this.output.gone = true) },
       io.out,
       io.err,
     );
@@ -85,11 +79,11 @@ class Session {
   async run(): Promise<number> {
     this.hooks.install();
     const ctx = { ports: this.ports, urls: this.urls, durationMs: this.o.durationMs };
-    if (this.screen) {
-      this.screen.enter();
-      this.render();
+    if (this.output.screen) {
+      this.output.screen.enter();
+      this.output.render();
     } else {
-      for (const line of banner({ ...ctx, dir: this.layout.dir, ttlMs: this.o.ttlMs }, this.c)) this.print(line);
+      for (const line of banner({ ...ctx, dir: this.layout.dir, ttlMs: this.o.ttlMs }, this.c)) this.output.print(line);
     }
     const tick = setInterval(() => void this.tick(), TICK_MS);
     let attacker: Promise<void> = Promise.resolve();
@@ -114,14 +108,14 @@ class Session {
       this.s.now = Date.now();
       this.checkPickups();
       clearInterval(tick);
-      this.screen?.leave();
+      this.output.screen?.leave();
     }
     const stopped = this.children.list().filter((c) => c.pid > 0).length;
     await this.children.stopAll(3000);
     if (!this.o.keep) rmSync(this.layout.dir, { recursive: true, force: true });
     const cleanup = { stopped, dir: this.layout.dir, removed: !existsSync(this.layout.dir), kept: this.o.keep };
-    this.flushEvents();
-    for (const line of summary(this.s, cleanup, this.c, this.how)) this.print(line);
+    this.output.flushEvents();
+    for (const line of summary(this.s, cleanup, this.c, this.how)) this.output.print(line);
     this.hooks.remove();
     if (this.exitCode) {
       this.io.err.write(`${this.exitCode.line}\n`);
@@ -143,7 +137,7 @@ class Session {
       this.fail(`the mesh did not come up within ${STARTUP_LIMIT_MS / 1000}s (waiting for: ${late.join(', ')})`);
     }
     if (s.upAt !== undefined && this.o.durationMs !== undefined && s.now - s.upAt >= this.o.durationMs) this.stop(`--duration ${this.o.durationMs / 1000}s reached`);
-    this.render();
+    this.output.render();
   }
 
   private async startTraffic(): Promise<void> {
@@ -178,31 +172,6 @@ class Session {
   private sleep(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     return Promise.race([new Promise<void>((r) => (timer = setTimeout(r, ms))), this.stopRequested]).finally(() => clearTimeout(timer));
-  }
-
-  private render(): void {
-    if (this.screen) {
-      this.screen.draw(frame(this.s, { ports: this.ports, urls: this.urls, durationMs: this.o.durationMs }, this.c, this.screen.columns, this.screen.rows));
-      return;
-    }
-    this.flushEvents();
-    if (this.s.upAt !== undefined && this.s.now - this.lastStatus >= STATUS_EVERY_MS) {
-      this.lastStatus = this.s.now;
-      this.print(statusLine(this.s));
-    }
-  }
-
-  private print(line: string): void {
-    if (!this.outGone) this.io.out.write(`${line}\n`);
-  }
-
-  private flushEvents(): void {
-    if (this.screen) return;
-    for (const e of this.s.events) {
-      if (e.seq <= this.printedSeq) continue;
-      this.printedSeq = e.seq;
-      this.print(eventLine(this.s, e, this.c));
-    }
   }
 
   private onLine(child: Child, line: string, stream: 'stdout' | 'stderr'): void {
@@ -256,6 +225,6 @@ class Session {
   private cleanupNow(): void {
     this.children.killAllNow();
     if (!this.o.keep) rmSync(this.layout.dir, { recursive: true, force: true });
-    this.screen?.leave();
+    this.output.screen?.leave();
   }
 }
