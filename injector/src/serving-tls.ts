@@ -10,6 +10,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { CredentialError } from '../../proxy/src/errors.js';
+import { Coalescer } from '../../proxy/src/identity/coalesce.js';
 import { readSecretDir } from '../../proxy/src/identity/secret-dir.js';
 import { watchSources, type Watch } from '../../proxy/src/identity/watcher.js';
 import type { Logger } from '../../proxy/src/log.js';
@@ -61,8 +62,7 @@ export interface TlsReloaderOptions {
 /** Directory events as hints (debounced), a poll as backstop, bytes compared before anything is swapped. */
 export class TlsReloader {
   private watch: Watch | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
+  private readonly checks = new Coalescer<void>();
   private current: ServingCredentials;
 
   constructor(private readonly opts: TlsReloaderOptions) {
@@ -79,17 +79,7 @@ export class TlsReloader {
 
   /** Re-read now (SIGHUP, tests); resolves when done. A request during a read runs once more after it. */
   check(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = (async () => {
-      do {
-        this.again = false;
-        await this.load();
-      } while (this.again);
-    })().finally(() => (this.running = undefined));
-    return this.running;
+    return this.checks.run(() => this.load());
   }
 
   private async load(): Promise<void> {

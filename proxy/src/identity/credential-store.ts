@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CredentialError, oneLine } from '../errors.js';
 import type { Logger } from '../log.js';
 import { anchorInfoOf, fingerprintOf, parseBundle, validateCandidate, type Credentials } from './credentials.js';
+import { Coalescer } from './coalesce.js';
 import { readSecretDir } from './secret-dir.js';
 
 export type ReloadResult = 'ok' | 'error' | 'unchanged' | 'absent';
@@ -41,8 +42,7 @@ export class CredentialStore {
   private generation = 0;
   private lastAttempt: string | undefined;
   private lastAttemptTimeBound = false;
-  private running: Promise<ReloadResult> | undefined;
-  private rerun = false;
+  private readonly reloads = new Coalescer<ReloadResult>();
   private readonly listeners = new Set<Listener>();
   private readonly clock: () => number;
   readonly identityStatus: SourceStatus;
@@ -66,22 +66,7 @@ export class CredentialStore {
 
   /** Read everything again; concurrent calls coalesce into at most one more run. */
   reload(trigger: string): Promise<ReloadResult> {
-    if (this.running) {
-      this.rerun = true;
-      return this.running;
-    }
-    const run = async (): Promise<ReloadResult> => {
-      let result: ReloadResult;
-      do {
-        this.rerun = false;
-        result = await this.reloadOnce(trigger);
-      } while (this.rerun);
-      return result;
-    };
-    this.running = run().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.reloads.run(() => this.reloadOnce(trigger));
   }
 
   private async reloadOnce(trigger: string): Promise<ReloadResult> {

@@ -5,6 +5,7 @@
 // identity CredentialStore).
 import { CredentialError, oneLine } from '../errors.js';
 import type { Logger } from '../log.js';
+import { Coalescer } from '../identity/coalesce.js';
 import { readSecretDir } from '../identity/secret-dir.js';
 import { fingerprintOf, validateServerCertificate, type ServerCertificate } from './webpki.js';
 
@@ -37,8 +38,7 @@ export class CertSource {
   private cert: ServerCertificate | undefined;
   private lastAttempt: string | undefined;
   private timeBound = false;
-  private running: Promise<SourceResult> | undefined;
-  private rerun = false;
+  private readonly reloads = new Coalescer<SourceResult>();
   readonly status: CertSourceStatus;
 
   constructor(private readonly o: CertSourceOptions) {
@@ -55,22 +55,7 @@ export class CertSource {
 
   /** Read again; concurrent calls coalesce into at most one more run. */
   reload(): Promise<SourceResult> {
-    if (this.running) {
-      this.rerun = true;
-      return this.running;
-    }
-    const run = async (): Promise<SourceResult> => {
-      let result: SourceResult;
-      do {
-        this.rerun = false;
-        result = await this.reloadOnce();
-      } while (this.rerun);
-      return result;
-    };
-    this.running = run().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.reloads.run(() => this.reloadOnce());
   }
 
   private async reloadOnce(): Promise<SourceResult> {
