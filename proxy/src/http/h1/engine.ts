@@ -11,6 +11,11 @@
 // `Connection: close` ends only the upstream. Requests are counted and logged
 // like the node:http front (http/front.ts) does, and the tracker's drain and
 // recycling work the same way: `Connection: close` on the next response.
+//
+// The pieces: one connection is conn.ts (requests, lifecycle) on response.ts
+// (responses) on flow.ts (shared state, byte flow); heads.ts writes heads and
+// our own answers; parse.ts and chunked.ts read the framing; pool.ts keeps idle
+// upstream connections.
 import type { Socket } from 'node:net';
 import type { Logger } from '../../log.js';
 import type { Direction, Metrics } from '../../metrics.js';
