@@ -182,7 +182,7 @@ describe.skipIf(!HAVE_PEBBLE)('ACME with pebble (HTTP-01 through the redirect li
     console.log(`ACME renewal: ${requests} requests during the renewal, ${failures} failed`);
     expect(errors).toEqual([]);
     expect(await orders('ok')).toBeGreaterThan(issuedOk);
-    expect(side.proc.stdout()).toContain('"event":"acme_issued"');
+    await eventually(() => side.proc.stdout().includes('"event":"acme_issued"'), 'the issuance logged');
     expect(metric(await side.metrics(), 'tlsmesh_offload_certificate_expiry_timestamp_seconds', { listener: 'shop', server_name: NAMES[0]! })).toBeGreaterThan(Date.now() / 1000);
   }, 90_000);
 });
