@@ -7,8 +7,9 @@
 #
 # The build stage runs what CI runs (.ci/run): `npm ci` (which also builds the
 # native SO_ORIGINAL_DST addon with node-gyp when binding.gyp is there, hence
-# python3, make and g++) and `npm run build`. Both stages use the same Node
-# major, so the addon's ABI matches the runtime.
+# python3, make and g++) and `npm run build` (tsc, then the rolldown bundle
+# that is the `tlsmesh` binary). Both stages use the same Node major, so the
+# addon's ABI matches the runtime.
 ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
@@ -32,8 +33,11 @@ WORKDIR /opt/tlsmesh
 COPY --from=build /src/package.json /src/package-lock.json ./
 COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/build ./build
-COPY --from=build /src/dist ./dist
-RUN chmod 0755 dist/proxy/src/main.js && ln -s /opt/tlsmesh/dist/proxy/src/main.js /usr/local/bin/tlsmesh
+# The bundle is the whole program (rolldown.config.mjs); tsc's dist/proxy and
+# dist/injector are for the tests. node_modules still serves the packages the
+# bundle loads from outside: @kubernetes/client-node, acme-client, http-proxy.
+COPY --from=build /src/dist/bundle ./dist/bundle
+RUN chmod 0755 dist/bundle/tlsmesh.mjs && ln -s /opt/tlsmesh/dist/bundle/tlsmesh.mjs /usr/local/bin/tlsmesh
 # The sidecar's uid: `tlsmesh init` never redirects its traffic. The init step
 # runs as root through its own securityContext; nothing else needs root.
 USER 1337:1337

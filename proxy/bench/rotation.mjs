@@ -33,7 +33,7 @@ const { values: opt } = parseArgs({
   },
 });
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'dist/proxy/src/main.js');
+const BIN = path.join(ROOT, JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).bin.tlsmesh);
 const TD = 'bench.local';
 const SERVER_ID = `spiffe://${TD}/ns/default/sa/server`;
 const CLIENT_ID = `spiffe://${TD}/ns/default/sa/client`;

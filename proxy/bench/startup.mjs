@@ -4,9 +4,9 @@
 //
 //   node bench/startup.mjs [--runs 10] [--json FILE] [-- NODE_FLAGS...]
 //
-// Each run spawns `node dist/proxy/src/main.js proxy --config FILE` (the way the
-// bench and the injected sidecar start it) with one inbound and one outbound
-// listener and a valid identity, and polls /healthz/ready every 2 ms: ready
+// Each run spawns `node BIN proxy --config FILE` (the way the bench and the
+// injected sidecar start it; BIN is $TLSMESH_BIN, else package.json's bin)
+// with one inbound and one outbound listener and a valid identity, and polls /healthz/ready every 2 ms: ready
 // time = first 200 minus spawn. Idle RSS = VmRSS 2 s after ready. Prints the
 // median and worst, and `node -e 0` on the same machine for scale.
 import { execFileSync, spawn } from 'node:child_process';
@@ -22,7 +22,7 @@ const { values: opt, positionals: nodeFlags } = parseArgs({
   allowPositionals: true,
 });
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = process.env.TLSMESH_BIN ?? path.join(ROOT, 'dist/proxy/src/main.js');
+const BIN = process.env.TLSMESH_BIN ?? path.join(ROOT, JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).bin.tlsmesh);
 const TD = 'bench.local';
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tlsmesh-startup-'));
 const cli = (...args) => execFileSync(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -2,8 +2,7 @@
 // (no root or iptables needed), and usage errors as one line naming the flag.
 import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-
-const CLI = 'dist/proxy/src/main.js';
+import { CLI } from '../support/processes.js';
 
 function tlsmesh(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -4,8 +4,8 @@
 // backend already in use; switching backends leaves one set.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Lab, needsRoot, type Netns } from '../support/netns.js';
+import { CLI } from '../support/processes.js';
 
-const CLI = 'dist/proxy/src/main.js';
 const FLAGS = ['--exclude-outbound-cidrs', '198.18.1.7/24,fd00::1/8,2001:db8:0:0:1::/80', '--exclude-outbound-ports', '53', '--exclude-inbound-ports', '22', '--ipv6', 'on'];
 const FOREIGN = '-A OUTPUT -d 198.18.0.99/32 -j RETURN';
 const FOREIGN6 = '-A OUTPUT -d fd00::99/128 -j RETURN';

@@ -4,8 +4,8 @@
 // and its original destination; uid 1337 plays the proxy.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, needsRoot, type Netns } from '../support/netns.js';
+import { CLI } from '../support/processes.js';
 
-const CLI = 'dist/proxy/src/main.js';
 const PROBE = 'test/support/capture-probe.mjs';
 const A = '198.18.0.1';
 const B = '198.18.0.2';

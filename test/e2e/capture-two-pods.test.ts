@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Lab, eventually, needsRoot, sh, type Netns, type Proc } from '../support/netns.js';
 import { allClosed, tcpFlows, tlsRecords, type Flow } from '../support/pcap.js';
+import { CLI } from '../support/processes.js';
 
-const CLI = 'dist/proxy/src/main.js';
 const PROBE = 'test/support/capture-probe.mjs';
 const PROXY = 1337;
 const TD = 'cluster.local';

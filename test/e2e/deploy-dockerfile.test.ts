@@ -2,9 +2,11 @@
 // COPY source exists in the build context (and is not ignored) or is made by
 // the build stage; the build stage runs the commands CI runs and has the
 // native-addon toolchain CI installs; the runtime runs as the sidecar's uid with
-// `tlsmesh` as entrypoint; and what runs imports only production dependencies.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+// `tlsmesh` as entrypoint, the bundle (package.json bin) as its target; and what
+// runs imports only production dependencies.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { isBuiltin } from 'node:module';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../../injector/src/testing/process.js';
 import { PROXY_GID, PROXY_UID } from '../../proxy/src/defaults.js';
@@ -80,7 +82,7 @@ describe('Dockerfile', () => {
   });
 
   it('every COPY source exists in the build context or is made by the build stage', () => {
-    const made = ['/src/package.json', '/src/package-lock.json', '/src/node_modules', '/src/dist', '/src/build'];
+    const made = ['/src/package.json', '/src/package-lock.json', '/src/node_modules', '/src/dist/bundle', '/src/build'];
     for (const c of [...copies(build), ...copies(runtime)]) {
       for (const src of c.sources) {
         if (c.from === 'build') {
@@ -88,7 +90,7 @@ describe('Dockerfile', () => {
           if (src === '/src/build') expect(run(build)).toContain('mkdir -p build');
         } else if (src === '.') {
           // The whole context: what the build needs must be in it.
-          for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'proxy', 'injector', ...(existsSync(join(ROOT, 'binding.gyp')) ? ['binding.gyp', 'native'] : [])]) {
+          for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'rolldown.config.mjs', 'proxy', 'injector', ...(existsSync(join(ROOT, 'binding.gyp')) ? ['binding.gyp', 'native'] : [])]) {
             expect(existsSync(join(ROOT, f)), f).toBe(true);
             expect(isIgnored(f), `${f} is in .dockerignore`).toBe(false);
           }
@@ -98,10 +100,16 @@ describe('Dockerfile', () => {
         }
       }
     }
+  });
+
+  it('the entrypoint runs the package\'s bin: the bundle the build stage writes to dist/bundle/', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-    // The entrypoint's target is the package's bin, which tsc writes into dist/.
+    expect(pkg.bin.tlsmesh).toMatch(/^dist\/bundle\/[^/]+\.mjs$/);
+    expect(copies(runtime)).toContainEqual({ from: 'build', sources: ['/src/dist/bundle'], dest: './dist/bundle' });
     expect(run(runtime)).toContain(`ln -s /opt/tlsmesh/${pkg.bin.tlsmesh} /usr/local/bin/tlsmesh`);
-    expect(readFileSync(join(ROOT, pkg.bin.tlsmesh.replace(/^dist\//, '').replace(/\.js$/, '.ts')), 'utf8')).toMatch(/^#!\/usr\/bin\/env node/);
+    expect(readFileSync(join(ROOT, 'proxy/src/main.ts'), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+    expect(existsSync(join(ROOT, pkg.bin.tlsmesh)), 'run `npm run build` first').toBe(true);
+    expect(readFileSync(join(ROOT, pkg.bin.tlsmesh), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
   });
 
   it('runs as the sidecar uid, never root, with tlsmesh as entrypoint; iptables is there for the init step', () => {
@@ -118,17 +126,20 @@ describe('Dockerfile', () => {
 
   it('the code the image runs imports only production dependencies', () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    const walk = (dir: string): string[] => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? walk(join(dir, f)) : [join(dir, f)]));
-    const dist = join(ROOT, 'dist');
-    expect(existsSync(dist), 'run `npm run build` first').toBe(true);
-    const runtimeFiles = walk(dist).filter((f) => f.endsWith('.js') && !relative(dist, f).startsWith('injector/src/testing/'));
+    const bundle = join(ROOT, 'dist/bundle');
+    expect(existsSync(bundle), 'run `npm run build` first').toBe(true);
+    // What the bundle leaves to node_modules: static and dynamic imports, and
+    // requires (rolldown's __require for bundled CommonJS, ours by createRequire).
+    const loads = [/^(?:import\b[^'";]*?|export\b[^'";]*?\bfrom\s*)['"]([^'"]+)['"]/gm, /\bimport\(\s*['"]([^'"]+)['"]\s*\)/g, /(?:\b__require|createRequire\(import\.meta\.url\))\(\s*['"]([^'"]+)['"]\s*\)/g];
     const missing = new Set<string>();
-    for (const f of runtimeFiles) {
-      for (const m of readFileSync(f, 'utf8').matchAll(/(?:\bfrom\s+|\bimport\s*\(\s*)['"]([^'".][^'"]*)['"]/g)) {
-        const spec = m[1]!;
-        if (spec.startsWith('node:')) continue;
+    const files = readdirSync(bundle).filter((f) => f.endsWith('.mjs'));
+    expect(files).toContain('tlsmesh.mjs');
+    for (const f of files) {
+      const text = readFileSync(join(bundle, f), 'utf8');
+      for (const spec of loads.flatMap((re) => [...text.matchAll(re)].map((m) => m[1]!))) {
+        if (spec.startsWith('.') || isBuiltin(spec)) continue;
         const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
-        if (!(name in pkg.dependencies)) missing.add(`${name} (${relative(dist, f)})`);
+        if (!(name in pkg.dependencies)) missing.add(`${name} (${f})`);
       }
     }
     expect([...missing]).toEqual([]);

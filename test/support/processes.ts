@@ -1,13 +1,14 @@
 // Real processes for end-to-end tests: the built CLI, apps, and clean teardown.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-export const CLI = join(ROOT, 'dist/proxy/src/main.js');
+/** The shipped CLI: package.json `bin`, the bundle `npm run build` writes. */
+export const CLI = join(ROOT, (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: { tlsmesh: string } }).bin.tlsmesh);
 
 export interface Proc {
   child: ChildProcess;

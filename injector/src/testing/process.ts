@@ -1,7 +1,7 @@
 // Running the built CLI as a real process in tests: start, wait for a JSON log
 // line with a deadline, stop by pid. For tests only.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,7 +13,8 @@ function repoRoot(): string {
 }
 
 export const ROOT = repoRoot();
-export const MAIN = join(ROOT, 'dist/proxy/src/main.js');
+/** The shipped CLI: package.json `bin`, the bundle `npm run build` writes. */
+export const MAIN = join(ROOT, (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: { tlsmesh: string } }).bin.tlsmesh);
 
 export interface Running {
   child: ChildProcess;

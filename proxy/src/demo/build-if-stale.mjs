@@ -8,8 +8,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const SOURCES = ['proxy/src', 'injector/src'];
-const CONFIG = ['tsconfig.json', 'package.json', 'package-lock.json'];
-export const BUILT = 'dist/proxy/src/main.js';
+const CONFIG = ['tsconfig.json', 'rolldown.config.mjs', 'package.json', 'package-lock.json'];
+// The last thing `npm run build` writes: the bundle (package.json bin).
+export const BUILT = 'dist/bundle/tlsmesh.mjs';
 
 function newest(path) {
   let st;
@@ -24,7 +25,7 @@ function newest(path) {
   return max;
 }
 
-/** True when there is no build, or a source or the TypeScript config changed after it. */
+/** True when there is no build, or a source or the build's config changed after it. */
 export function isStale(root) {
   let built;
   try {

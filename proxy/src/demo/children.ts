@@ -6,11 +6,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { programFile } from '../program-files.js';
 
-const GUARD = new URL('./orphan-guard.js', import.meta.url).href;
-/** The built CLI next to this module: dist/proxy/src/main.js. */
-export const CLI = fileURLToPath(new URL('../main.js', import.meta.url));
+const GUARD = pathToFileURL(programFile('demo/orphan-guard.js', 'orphan-guard.mjs')).href;
+/** The built CLI: the bundle's entry, or dist/proxy/src/main.js. */
+export const CLI = programFile('main.js', 'tlsmesh.mjs');
 
 export interface Exit {
   code: number | null;

@@ -3,11 +3,11 @@
 // the dev CA and one `tlsmesh ca issue --renew` per identity, which writes the
 // first certificate at once and renews it at 2/3 of its lifetime.
 import { writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
+import { programFile } from '../program-files.js';
 import type { Children } from './children.js';
 import { sidecarConfigs, SPIFFE_IDS, TRUST_DOMAIN, WORKLOADS, FRONTEND_ID, type Layout, type Ports, type Workload } from './topology.js';
 
-const script = (name: string) => fileURLToPath(new URL(`./${name}`, import.meta.url));
+const script = (name: string) => programFile(`demo/${name}.js`, `${name}.mjs`);
 
 /** Child process names, as the view and the error messages call them. */
 export const PROC = {
@@ -20,10 +20,10 @@ export async function startWorkloads(children: Children, layout: Layout, ports: 
   const configs = sidecarConfigs(layout, ports, otherPin);
   // JSON is YAML: no YAML library to load on the way to the first screen.
   await Promise.all(WORKLOADS.map((w) => writeFile(layout.configFile[w], `${JSON.stringify(configs[w], null, 2)}\n`)));
-  children.startNode(PROC.app('backend'), [String(ports.backendApp)], script('backend-app.js'));
+  children.startNode(PROC.app('backend'), [String(ports.backendApp)], script('backend-app'));
   children.startNode(PROC.sidecar('backend'), ['proxy', '--config', layout.configFile.backend]);
   children.startNode(PROC.sidecar('frontend'), ['proxy', '--config', layout.configFile.frontend]);
-  children.startNode(PROC.app('frontend'), [String(ports.frontendApp), String(ports.frontendOut), FRONTEND_ID], script('frontend-app.js'));
+  children.startNode(PROC.app('frontend'), [String(ports.frontendApp), String(ports.frontendOut), FRONTEND_ID], script('frontend-app'));
 }
 
 /** Create the dev CA in-process (the demo needs its key for the attacker anyway). */

@@ -1,0 +1,31 @@
+// The shipped `tlsmesh` (package.json bin): one ES module per entry plus shared
+// chunks in dist/bundle/, so that starting a command loads a handful of files
+// instead of ~400 (zod, @peculiar/*, prom-client, pino, chokidar, yaml), which
+// is most of the sidecar's startup time (docs/benchmarks.md, "Startup").
+// `npm run build` runs tsc first: the types are checked there, not here.
+//
+// The layout is flat (entries and chunks side by side) and every file ends in
+// .mjs: proxy/src/program-files.ts relies on both to find the demo's scripts
+// and the CLI itself. The native addon (build/Release/*.node) and the
+// packages the code loads on first use with createRequire (acme-client,
+// http-proxy) stay outside and load from node_modules, as before.
+import { defineConfig } from 'rolldown';
+
+export default defineConfig({
+  input: {
+    tlsmesh: 'proxy/src/main.ts',
+    // Run by the demo as processes of their own (proxy/src/demo/launch.ts, children.ts).
+    'backend-app': 'proxy/src/demo/backend-app.ts',
+    'frontend-app': 'proxy/src/demo/frontend-app.ts',
+    'orphan-guard': 'proxy/src/demo/orphan-guard.ts',
+  },
+  platform: 'node',
+  external: [/^node:/, '@kubernetes/client-node'],
+  output: {
+    dir: 'dist/bundle',
+    format: 'esm',
+    entryFileNames: '[name].mjs',
+    chunkFileNames: '[name]-[hash].mjs',
+    cleanDir: true,
+  },
+});
