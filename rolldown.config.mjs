@@ -1,14 +1,17 @@
 // The shipped `tlsmesh` (package.json bin): one ES module per entry plus shared
 // chunks in dist/bundle/, so that starting a command loads a handful of files
 // instead of ~400 (zod, @peculiar/*, prom-client, pino, chokidar, yaml), which
-// is most of the sidecar's startup time (docs/benchmarks.md, "Startup").
+// was most of the sidecar's startup time (docs/benchmarks.md, "Sidecar startup").
 // `npm run build` runs tsc first: the types are checked there, not here.
 //
 // The layout is flat (entries and chunks side by side) and every file ends in
 // .mjs: proxy/src/program-files.ts relies on both to find the demo's scripts
 // and the CLI itself. The native addon (build/Release/*.node) and the
 // packages the code loads on first use with createRequire (acme-client,
-// http-proxy) stay outside and load from node_modules, as before.
+// http-proxy) stay outside and load from node_modules, as before; so does
+// @kubernetes/client-node (only `tlsmesh controller` loads it): bundled, its
+// node-fetch would require Node's core `punycode` from outside node_modules,
+// which Node >= 21 answers with a DEP0040 warning on stderr.
 import { defineConfig } from 'rolldown';
 
 export default defineConfig({
