@@ -1,8 +1,8 @@
 // PEM chains and keys, key-matches-leaf, and the facts we need of a certificate
-// (SANs, basic constraints, key usage) read from its DER (cert-der.ts).
+// (SANs, basic constraints, key usage) read from its DER with @peculiar/x509.
 import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
 import { CredentialError } from '../errors.js';
-import { derFacts } from './cert-der.js';
+import { x509 } from './peculiar.js';
 import { spkiPinOf } from './pin.js';
 
 export interface PemBlock {
@@ -88,7 +88,7 @@ export interface CertFacts {
   extKeyUsage: string[] | undefined;
   notBefore: number;
   notAfter: number;
-  /** Lowercase hex, no colons, leading zeros kept as the DER has them (but no sign byte). */
+  /** Lowercase hex, no colons, leading zeros kept as the DER has them. */
   serialNumber: string;
   subject: string;
   issuer: string;
@@ -98,20 +98,33 @@ export interface CertFacts {
 }
 
 export function certFacts(cert: X509Certificate): CertFacts {
-  return { ...derFacts(cert.raw), spkiPin: spkiPinOf(cert), sha256: createHash('sha256').update(cert.raw).digest('hex') };
+  const p = new x509.X509Certificate(cert.raw);
+  const san = p.getExtension(x509.SubjectAlternativeNameExtension);
+  const uris: string[] = [];
+  const dnsNames: string[] = [];
+  for (const n of san?.names.items ?? []) {
+    if (n.type === 'url') uris.push(n.value);
+    else if (n.type === 'dns') dnsNames.push(n.value);
+  }
+  const ku = p.getExtension(x509.KeyUsagesExtension);
+  const eku = p.getExtension(x509.ExtendedKeyUsageExtension);
+  const bc = p.getExtension(x509.BasicConstraintsExtension);
+  return {
+    uris,
+    dnsNames,
+    isCa: bc?.ca ?? false,
+    keyUsage: ku ? ku.usages : undefined,
+    extKeyUsage: eku ? eku.usages.map(String) : undefined,
+    notBefore: p.notBefore.getTime(),
+    notAfter: p.notAfter.getTime(),
+    serialNumber: p.serialNumber.toLowerCase(),
+    subject: p.subject,
+    issuer: p.issuer,
+    spkiPin: spkiPinOf(cert),
+    sha256: createHash('sha256').update(cert.raw).digest('hex'),
+  };
 }
 
-/** Key usage bits as CertFacts.keyUsage holds them (the values of @peculiar/x509's KeyUsageFlags). */
-export const KeyUsage = {
-  digitalSignature: 1,
-  nonRepudiation: 2,
-  keyEncipherment: 4,
-  dataEncipherment: 8,
-  keyAgreement: 16,
-  keyCertSign: 32,
-  cRLSign: 64,
-  encipherOnly: 128,
-  decipherOnly: 256,
-} as const;
+export const KeyUsage = x509.KeyUsageFlags;
 export const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';

@@ -10,7 +10,7 @@ import https from 'node:https';
 import { oneLine } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { bytesOf, children, contentOf, encode, generalizedTime, read, seq } from '../identity/der.js';
+import { bytesOf, children, contentOf, encode, generalizedTime, read, seq } from './der.js';
 import type { ServerCertificate } from './webpki.js';
 
 const SHA1_ALG = seq(Buffer.from('06052b0e03021a', 'hex'), Buffer.from('0500', 'hex'));

@@ -1,7 +1,6 @@
-// The little DER we need: write a TLV, read one, list the children of a
-// constructed one, decode an OID and a time. Enough for RFC 6960 requests and
-// responses and for the certificate facts in cert-der.ts; not a general ASN.1
-// library.
+// The little DER an OCSP client needs: write a TLV, read one, list the
+// children of a constructed one. Enough for RFC 6960 requests and responses;
+// not a general ASN.1 library.
 
 export interface Tlv {
   tag: number;
@@ -55,29 +54,6 @@ export function children(buf: Buffer, node: Tlv): Tlv[] {
 
 export const bytesOf = (buf: Buffer, t: Tlv) => buf.subarray(t.start, t.end);
 export const contentOf = (buf: Buffer, t: Tlv) => buf.subarray(t.contentStart, t.end);
-
-/** An OBJECT IDENTIFIER's contents in dotted form. */
-export function oid(content: Buffer): string {
-  if (content.length === 0) throw new Error('DER: empty OID');
-  const arcs: number[] = [];
-  let v = 0;
-  for (const b of content) {
-    v = v * 128 + (b & 0x7f);
-    if (b & 0x80) continue;
-    if (arcs.length === 0) arcs.push(v < 80 ? Math.floor(v / 40) : 2, v < 80 ? v % 40 : v - 80);
-    else arcs.push(v);
-    v = 0;
-  }
-  return arcs.join('.');
-}
-
-/** UTCTime (YYMMDDHHMMSSZ, years 50-99 are 19xx) to milliseconds. */
-export function utcTime(text: string): number {
-  const m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text);
-  if (!m) throw new Error(`DER: bad UTCTime ${text}`);
-  const yy = Number(m[1]);
-  return Date.UTC(yy < 50 ? 2000 + yy : 1900 + yy, Number(m[2]) - 1, Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]));
-}
 
 /** GeneralizedTime (YYYYMMDDHHMMSS[.fff]Z) to milliseconds. */
 export function generalizedTime(text: string): number {
