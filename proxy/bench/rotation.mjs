@@ -14,15 +14,15 @@
 //
 // Identities come from the dev issuer (`tlsmesh ca`), issued up front and
 // cycled so that consecutive ones always differ. Needs `npm run build`.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BIN, TD, cli, freePort, readyOnce } from './lib.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -32,22 +32,10 @@ const { values: opt } = parseArgs({
     json: { type: 'string' },
   },
 });
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).bin.tlsmesh);
-const TD = 'bench.local';
 const SERVER_ID = `spiffe://${TD}/ns/default/sa/server`;
 const CLIENT_ID = `spiffe://${TD}/ns/default/sa/client`;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tlsmesh-rotation-'));
-const cli = (...args) => execFileSync(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // ---- identities ----
 cli('ca', 'init', '--dir', path.join(work, 'ca'), '--trust-domain', TD);
@@ -115,17 +103,7 @@ const stop = () => {
 process.on('exit', () => child.kill('SIGKILL'));
 
 async function ready() {
-  for (;;) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(adminPort, '127.0.0.1', () => s.end('GET /healthz/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
-      let d = '';
-      s.on('data', (c) => (d += c));
-      s.on('close', () => resolve(d.startsWith('HTTP/1.1 200')));
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  while (!(await readyOnce(adminPort))) await new Promise((r) => setTimeout(r, 20));
 }
 
 /** The serial the listener presents in a fresh (never resumed) handshake. */

@@ -13,40 +13,18 @@
 // Prints the median and worst, and `node -e 0` on the same machine for scale.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { BIN, TD, cli, freePort, readyOnce } from './lib.mjs';
 
 const { values: opt, positionals: nodeFlags } = parseArgs({
   options: { runs: { type: 'string', default: '10' }, json: { type: 'string' } },
   allowPositionals: true,
 });
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = process.env.TLSMESH_BIN ?? path.join(ROOT, JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).bin.tlsmesh);
-const TD = 'bench.local';
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'tlsmesh-startup-'));
-const cli = (...args) => execFileSync(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
-function ready(port) {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1', () => s.end('GET /healthz/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'));
-    let d = '';
-    s.on('data', (c) => (d += c));
-    s.on('close', () => resolve(d.startsWith('HTTP/1.1 200')));
-    s.on('error', () => resolve(false));
-  });
-}
 
 cli('ca', 'init', '--dir', path.join(work, 'ca'), '--trust-domain', TD);
 cli('ca', 'issue', '--ca', path.join(work, 'ca'), '--spiffe-id', `spiffe://${TD}/ns/default/sa/app`, '--out', path.join(work, 'id'));
@@ -82,7 +60,7 @@ outbound:
   );
   const t0 = performance.now();
   const child = spawn(process.execPath, [...nodeFlags, BIN, 'proxy', '--config', cfg], { stdio: 'ignore' });
-  while (!(await ready(adminPort))) {
+  while (!(await readyOnce(adminPort))) {
     if (child.exitCode !== null) throw new Error(`the sidecar exited with ${child.exitCode}`);
     await new Promise((res) => setTimeout(res, 2));
   }
