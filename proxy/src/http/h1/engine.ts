@@ -18,6 +18,7 @@
 // upstream connections.
 import type { Socket } from 'node:net';
 import type { Logger } from '../../log.js';
+import { type AccessLine, accessLine } from '../access-line.js';
 import type { Direction, Metrics } from '../../metrics.js';
 import type { ConnTracker } from '../../net/tracker.js';
 import { H1Conn } from './conn.js';
@@ -65,8 +66,11 @@ export class H1Engine {
   private timer: NodeJS.Timeout | undefined;
   readonly keepAliveTimeoutMs: number;
   readonly headersTimeoutMs: number;
+  /** Writes the per-request log line. */
+  readonly line: AccessLine;
 
   constructor(readonly o: EngineOptions) {
+    this.line = accessLine(o.log, o.direction, o.listener);
     this.keepAliveTimeoutMs = o.keepAliveTimeoutMs ?? 60_000;
     this.headersTimeoutMs = o.headersTimeoutMs ?? 30_000;
   }

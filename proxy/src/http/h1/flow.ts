@@ -174,18 +174,6 @@ export abstract class H1Flow {
     const o = this.e.o;
     const ms = performance.now() - this.started;
     o.metrics.request(o.direction, code, ms / 1000);
-    if (o.log.isLevelEnabled('info')) {
-      const target = this.req?.target;
-      o.log.info({
-        event: 'request',
-        direction: o.direction,
-        listener: o.listener,
-        peer: o.peerOf(this.down),
-        method: this.req?.method,
-        path: target && target.length > 256 ? `${target.slice(0, 256)}...` : target,
-        code,
-        durationMs: Math.round(ms * 1e3) / 1e3,
-      });
-    }
+    if (o.log.isLevelEnabled('info')) this.e.line(o.peerOf(this.down), this.req?.method, this.req?.target, code, Math.round(ms * 1e3) / 1e3);
   }
 }
