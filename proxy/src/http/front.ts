@@ -2,21 +2,13 @@
 // accepted (and authenticated), counting requests, logging one line each, and
 // honouring drain/recycling with `Connection: close`.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '../log.js';
-import type { Direction, Metrics } from '../metrics.js';
+import { recordRequest, type RequestRecorder } from './request-record.js';
 import type { ConnTracker } from '../net/tracker.js';
 
-export interface HttpFrontOptions {
-  direction: Direction;
-  listener: string;
+export interface HttpFrontOptions extends RequestRecorder {
   tracker: ConnTracker;
-  metrics: Metrics;
-  log: Logger;
   clock: () => number;
-  /** Peer SPIFFE ID of a connection, for the request log. */
-  peerOf: (socket: Socket) => string | undefined;
   handle: (req: IncomingMessage, res: ServerResponse) => void;
   upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
   /** A ServerResponse subclass (offload HSTS adds its header when the head is written). */
@@ -35,19 +27,7 @@ export function createHttpFront(o: HttpFrontOptions): http.Server {
       o.tracker.requestFinished(socket);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const code = res.headersSent ? res.statusCode : 0;
-      o.metrics.request(o.direction, code, seconds);
-      if (o.log.isLevelEnabled('info')) {
-        o.log.info({
-          event: 'request',
-          direction: o.direction,
-          listener: o.listener,
-          peer: o.peerOf(socket),
-          method: req.method,
-          path: req.url && req.url.length > 256 ? `${req.url.slice(0, 256)}...` : req.url,
-          code,
-          durationMs: Math.round(seconds * 1e6) / 1e3,
-        });
-      }
+      recordRequest(o, socket, req.method, req.url, code, seconds);
     };
     res.once('finish', finish);
     res.once('close', finish);

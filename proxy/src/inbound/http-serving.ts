@@ -14,6 +14,7 @@ import { httpEngineKind } from '../http/engine-choice.js';
 import { createForwarder, type Forwarder } from '../http/forwarder.js';
 import { createHttpFront, sendError } from '../http/front.js';
 import { H1Engine, type Route } from '../http/h1/engine.js';
+import type { RequestRecorder } from '../http/request-record.js';
 import { SocketPool } from '../http/h1/pool.js';
 import { kindOf, reportUpstreamError } from '../http/upstream-errors.js';
 import type { Offload } from '../offload/offload.js';
@@ -48,14 +49,11 @@ export class InboundHttp {
 
   constructor(private readonly o: InboundHttpOptions) {
     const { listener, tracker, metrics, log, offload, connOf } = o;
+    const recorder: RequestRecorder = { direction: 'inbound', listener, metrics, log, peerOf: (s) => connOf(s)?.peer };
     if (httpEngineKind() === 'h1') {
       this.engine = new H1Engine({
-        direction: 'inbound',
-        listener,
+        ...recorder,
         tracker,
-        metrics,
-        log,
-        peerOf: (s) => connOf(s)?.peer,
         rewrite: { drop: FORWARDING_HEADERS, add: (down, head) => forwardingHeaders(down, head, connOf(down)?.xfcc) },
         responseHeaders: offload?.responseHeaders,
         onUpstreamError: (err, url) => reportUpstreamError(err, url, 'inbound', listener, metrics, log),
@@ -63,13 +61,9 @@ export class InboundHttp {
     } else {
       this.forwarder = createForwarder({ agent: o.app.agent, xfwd: true, closing: (req) => tracker.closing(req.socket) });
       this.front = createHttpFront({
-        direction: 'inbound',
-        listener,
+        ...recorder,
         tracker,
-        metrics,
-        log,
         clock: o.clock,
-        peerOf: (s) => connOf(s)?.peer,
         handle: (req, res) => this.forwardRequest(req, res),
         upgrade: (req, socket, head) => this.forwardUpgrade(req, socket, head),
         responseClass: offload?.responseClass,

@@ -17,6 +17,7 @@ import { httpEngineKind } from '../http/engine-choice.js';
 import { createForwarder, type Forwarder } from '../http/forwarder.js';
 import { createHttpFront, sendError } from '../http/front.js';
 import { H1Engine, type Route } from '../http/h1/engine.js';
+import type { RequestRecorder } from '../http/request-record.js';
 import { SocketPool } from '../http/h1/pool.js';
 import { reportUpstreamError } from '../http/upstream-errors.js';
 import { UpstreamError } from '../tls/peer-refused.js';
@@ -53,16 +54,13 @@ export class OutboundHttp {
 
   constructor(private readonly o: OutboundHttpOptions) {
     const { cfg, listener, dialer, tracker, metrics, log, connOf } = o;
+    const recorder: RequestRecorder = { direction: 'outbound', listener, metrics, log, peerOf: (s) => connOf(s)?.peer };
     if (httpEngineKind() === 'h1') {
       this.peerPool = new SocketPool({ isStale: (s, now) => dialer.isStale(s as TLSSocket, now) });
       if (cfg.meshNetworks) this.plainPool = new SocketPool();
       this.engine = new H1Engine({
-        direction: 'outbound',
-        listener,
+        ...recorder,
         tracker,
-        metrics,
-        log,
-        peerOf: (s) => connOf(s)?.peer,
         onUpstreamError: (err, url) => reportUpstreamError(err, url, 'outbound', listener, metrics, log),
       });
     } else {
@@ -71,13 +69,9 @@ export class OutboundHttp {
       this.forwarder = createForwarder({ agent: this.agent, xfwd: false, closing });
       if (cfg.meshNetworks) this.plainForwarder = createForwarder({ agent: new http.Agent({ keepAlive: true }), xfwd: false, closing });
       this.front = createHttpFront({
-        direction: 'outbound',
-        listener,
+        ...recorder,
         tracker,
-        metrics,
-        log,
         clock: o.clock,
-        peerOf: (s) => connOf(s)?.peer,
         handle: (req, res) => this.forwardRequest(req, res),
         upgrade: (req, socket, head) => this.forwardUpgrade(req, socket, head),
       });

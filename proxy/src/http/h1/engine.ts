@@ -17,9 +17,7 @@
 // our own answers; parse.ts and chunked.ts read the framing; pool.ts keeps idle
 // upstream connections.
 import type { Socket } from 'node:net';
-import type { Logger } from '../../log.js';
-import { type AccessLine, accessLine } from '../access-line.js';
-import type { Direction, Metrics } from '../../metrics.js';
+import type { RequestRecorder } from '../request-record.js';
 import type { ConnTracker } from '../../net/tracker.js';
 import { H1Conn } from './conn.js';
 import type { H1Flow } from './flow.js';
@@ -35,13 +33,8 @@ export interface Route {
   pool: SocketPool;
 }
 
-export interface EngineOptions {
-  direction: Direction;
-  listener: string;
+export interface EngineOptions extends RequestRecorder {
   tracker: ConnTracker;
-  metrics: Metrics;
-  log: Logger;
-  peerOf: (down: Socket) => string | undefined;
   /** Header names (lowercase) removed from requests, and lines added (each ending in CRLF). */
   rewrite?: {
     drop: ReadonlySet<string>;
@@ -66,11 +59,8 @@ export class H1Engine {
   private timer: NodeJS.Timeout | undefined;
   readonly keepAliveTimeoutMs: number;
   readonly headersTimeoutMs: number;
-  /** Writes the per-request log line. */
-  readonly line: AccessLine;
 
   constructor(readonly o: EngineOptions) {
-    this.line = accessLine(o.log, o.direction, o.listener);
     this.keepAliveTimeoutMs = o.keepAliveTimeoutMs ?? 60_000;
     this.headersTimeoutMs = o.headersTimeoutMs ?? 30_000;
   }

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { ChunkedScanner } from './chunked.js';
 import type { H1Engine, Route } from './engine.js';
 import type { RequestHead } from './parse.js';
+import { recordRequest } from '../request-record.js';
 
 export const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 /** Our own high-water mark for buffered writes (Node's default is 16 KiB, one TLS record). */
@@ -172,8 +173,6 @@ export abstract class H1Flow {
     if (this.recorded) return;
     this.recorded = true;
     const o = this.e.o;
-    const ms = performance.now() - this.started;
-    o.metrics.request(o.direction, code, ms / 1000);
-    if (o.log.isLevelEnabled('info')) this.e.line(o.peerOf(this.down), this.req?.method, this.req?.target, code, Math.round(ms * 1e3) / 1e3);
+    recordRequest(o, this.down, this.req?.method, this.req?.target, code, (performance.now() - this.started) / 1000);
   }
 }
