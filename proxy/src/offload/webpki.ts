@@ -4,9 +4,10 @@
 // DNS SANs covering the configured names, and its chain either reaches its own
 // ca.crt (a private CA) or is at least internally consistent (a public chain,
 // whose root the clients hold). Nothing is published unless every check passes.
-import { createHash, type X509Certificate } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { CredentialError } from '../errors.js';
 import { oneLineDn, verifyChain } from '../identity/chain.js';
+import { fingerprintOf as credentialsFingerprint } from '../identity/credentials.js';
 import { certFacts, EKU_SERVER_AUTH, keyMatchesCertificate, parseCertificates, parsePrivateKey, type CertFacts } from '../identity/x509.js';
 import { certificateCovers } from './names.js';
 
@@ -41,13 +42,9 @@ export interface WebPkiOptions {
   names?: readonly string[];
 }
 
+/** SHA-256 over the inputs, hex: the identity store's fingerprint, with ca.crt as the third part. */
 export function fingerprintOf(c: WebPkiInput): string {
-  const h = createHash('sha256');
-  for (const part of [c.cert, c.key, c.ca]) {
-    h.update(part ?? Buffer.alloc(0));
-    h.update('\0');
-  }
-  return h.digest('hex');
+  return credentialsFingerprint({ cert: c.cert, key: c.key, bundle: c.ca });
 }
 
 /** Throws CredentialError naming the first problem. */
