@@ -2,7 +2,7 @@
 // certificate source: names, serial, expiry, reload counts, last error), where
 // its redirect listener is, and how ACME is doing. Public data only: never a key.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AdminHandler } from '../admin/server.js';
+import { send, type AdminHandler } from '../admin/server.js';
 import type { HostPort } from '../config/index.js';
 import type { Offload } from './offload.js';
 
@@ -34,14 +34,8 @@ export function offloadAdminRoutes(listeners: readonly OffloadListenerView[]): R
   if (!listeners.some((l) => l.offload)) return {};
   return {
     '/offload': (_req: IncomingMessage, res: ServerResponse, path: string) => {
-      if (path !== '/offload') {
-        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-        res.end('not found\n');
-        return;
-      }
-      const body = `${JSON.stringify(offloadDocument(listeners), null, 2)}\n`;
-      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-      res.end(res.req.method === 'HEAD' ? undefined : body);
+      if (path !== '/offload') return send(res, 404, 'not found\n');
+      send(res, 200, `${JSON.stringify(offloadDocument(listeners), null, 2)}\n`, { 'content-type': 'application/json' });
     },
   };
 }

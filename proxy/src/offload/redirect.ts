@@ -10,6 +10,7 @@ import type { DeepReadonly } from '../config/load.js';
 import type { HostPort } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import { send } from '../admin/server.js';
 import { listenOn } from '../net/listen.js';
 
 export const CHALLENGE_PREFIX = '/.well-known/acme-challenge/';
@@ -97,24 +98,17 @@ export class RedirectListener {
       this.o.log.info({ event: 'acme_challenge_request', listener: this.o.listener, known: keyAuthorization !== undefined, remote: req.socket.remoteAddress }, 'ACME HTTP-01 challenge request');
       if (keyAuthorization !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
         this.count('acme_challenge');
-        return send(res, 200, keyAuthorization, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' }, true);
+        return send(res, 200, keyAuthorization, { 'content-type': 'application/octet-stream', 'cache-control': 'no-store' });
       }
       this.count('not_found');
-      return send(res, 404, 'unknown challenge', { 'cache-control': 'no-store' });
+      return send(res, 404, 'unknown challenge\n', { 'cache-control': 'no-store' });
     }
     const location = redirectLocation(req.headers.host, url, this.o.cfg.httpsPort);
     if (!location) {
       this.count('bad_request');
-      return send(res, 400, 'missing or invalid Host header', { connection: 'close' });
+      return send(res, 400, 'missing or invalid Host header\n', { connection: 'close' });
     }
     this.count('redirect');
-    send(res, 308, `redirecting to ${location}`, { location });
+    send(res, 308, `redirecting to ${location}\n`, { location });
   }
-}
-
-/** `exact`: the body as given (a key authorization), else a line of text. */
-function send(res: ServerResponse, code: number, body: string, headers: Record<string, string> = {}, exact = false): void {
-  const text = exact ? body : `${body}\n`;
-  res.writeHead(code, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
-  res.end(res.req.method === 'HEAD' ? undefined : text);
 }
