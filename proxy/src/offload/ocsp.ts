@@ -119,11 +119,18 @@ export class OcspStapler {
     }
   }
 
-  /** For tls.Server 'OCSPRequest': the fresh staple of this certificate, or none. */
+  /**
+   * For tls.Server 'OCSPRequest' (every handshake that asks for a status): the
+   * fresh staple of this certificate, or none. The DER is compared with the few
+   * certificates that name a responder, not hashed: nothing to do without any.
+   */
   staple(certDer: Buffer, cb: (err: Error | null, response?: Buffer) => void): void {
-    const e = this.entries.get(createHash('sha256').update(certDer).digest('hex'));
-    const s = e?.staple;
-    if (s && (s.nextUpdate === undefined || this.o.clock() < s.nextUpdate)) return cb(null, s.der);
+    for (const e of this.entries.values()) {
+      if (!e.cert.chain[0]!.raw.equals(certDer)) continue;
+      const s = e.staple;
+      if (s && (s.nextUpdate === undefined || this.o.clock() < s.nextUpdate)) return cb(null, s.der);
+      break;
+    }
     cb(null);
   }
 
