@@ -50,7 +50,6 @@ export class Offload {
   private server: tls.Server | undefined;
   private watch: Watch | undefined;
   private fallback: ServerCertificate | undefined;
-  private readonly expiryNames = new Set<string>();
   private readonly ocsp: OcspStapler | undefined;
   /** Bound `ok` children per server-name label (the hot path of every handshake). */
   private readonly okChildren = new Map<string, { inc(): void }>();
@@ -207,9 +206,10 @@ export class Offload {
     if (this.cfg.defaultCertificate && entries.length && !table.fallback) {
       this.d.log.warn({ event: 'offload_default_missing', listener: this.d.listener, defaultCertificate: this.cfg.defaultCertificate }, 'no loaded certificate serves defaultCertificate: clients without SNI fail the handshake');
     }
+    const prev = this.table;
     this.table = table;
     this.ocsp?.update(entries.map((e) => e.cert));
-    this.updateExpiry();
+    this.updateExpiry(prev);
     this.applyFallback();
   }
 
@@ -220,15 +220,10 @@ export class Offload {
     this.server.setSecureContext({ key: fallback.keyPem, cert: fallback.certPem, ...this.policy });
   }
 
-  private updateExpiry(): void {
+  /** One expiry series per name served now; the series of names the previous table served and this one does not are removed. */
+  private updateExpiry(prev: SniTable<SecureContext>): void {
     const gauge = this.d.metrics.offloadCertificateExpiry;
-    const seen = new Set<string>();
-    for (const [name, entry] of this.table.names) {
-      gauge.labels(this.d.listener, name).set(Math.floor(entry.cert.leaf.notAfter / 1000));
-      seen.add(name);
-    }
-    for (const name of this.expiryNames) if (!seen.has(name)) gauge.remove(this.d.listener, name);
-    this.expiryNames.clear();
-    for (const n of seen) this.expiryNames.add(n);
+    for (const [name, entry] of this.table.names) gauge.labels(this.d.listener, name).set(Math.floor(entry.cert.leaf.notAfter / 1000));
+    for (const name of prev.names.keys()) if (!this.table.names.has(name)) gauge.remove(this.d.listener, name);
   }
 }
