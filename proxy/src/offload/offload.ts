@@ -59,8 +59,9 @@ export class Offload {
     private readonly d: OffloadDeps,
   ) {
     this.policy = policyOptions(cfg.tlsPolicy);
-    this.responseClass = cfg.hsts ? hstsResponseClass(hstsValue(cfg.hsts)) : undefined;
-    this.responseHeaders = cfg.hsts ? { drop: new Set(['strict-transport-security']), add: `strict-transport-security: ${hstsValue(cfg.hsts)}\r\n` } : undefined;
+    const hsts = cfg.hsts ? hstsValue(cfg.hsts) : undefined;
+    this.responseClass = hsts ? hstsResponseClass(hsts) : undefined;
+    this.responseHeaders = hsts ? { drop: new Set(['strict-transport-security']), add: `strict-transport-security: ${hsts}\r\n` } : undefined;
     const challenges = cfg.acme ? new Http01Challenges() : undefined;
     const source = (dir: string, label: string, names: readonly string[] | undefined) =>
       new CertSource({ dir, names, label, listener: d.listener, skewMs: d.skewMs, clock: d.clock, log: d.log, onReload: (r) => this.onSourceReload(label, r) });
@@ -156,8 +157,13 @@ export class Offload {
     cb(new NoCertificateError(m.label));
   }
 
+  /** The server_name label of a handshake: a configured name, NO_SNI or UNKNOWN_NAME. */
+  private labelOf(servername: string | false | undefined | null): string {
+    return this.ownsCertificates ? lookupServerName(this.table, servername).label : servername ? UNKNOWN_NAME : NO_SNI;
+  }
+
   handshakeOk(s: TLSSocket): void {
-    const label = this.ownsCertificates ? lookupServerName(this.table, s.servername).label : s.servername ? UNKNOWN_NAME : NO_SNI;
+    const label = this.labelOf(s.servername);
     let child = this.okChildren.get(label);
     if (!child) {
       child = this.d.metrics.offloadHandshakes.labels(this.d.listener, label, 'ok', '');
@@ -168,7 +174,7 @@ export class Offload {
 
   handshakeError(err: Error & { code?: string }, s: TLSSocket): void {
     const servername = (s as { servername?: string | false }).servername;
-    const label = this.ownsCertificates ? lookupServerName(this.table, servername).label : servername ? UNKNOWN_NAME : NO_SNI;
+    const label = this.labelOf(servername);
     let reason = offloadHandshakeReason(err);
     if (reason === 'cipher' && this.ownsCertificates && !servername && !this.table.fallback) reason = 'no_certificate';
     this.d.metrics.offloadHandshakes.labels(this.d.listener, label, 'error', reason).inc();
