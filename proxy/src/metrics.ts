@@ -4,6 +4,7 @@
 import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
 import { REFUSAL_REASONS, type RefusalReason } from './identity/peer-check.js';
 import { OFFLOAD_HANDSHAKE_REASONS } from './offload/handshake-reason.js';
+import { NO_SNI, UNKNOWN_NAME } from './offload/sni-table.js';
 
 export type Direction = 'inbound' | 'outbound';
 export const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
@@ -181,8 +182,8 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     /** Zero every offload series of a listener, so that dashboards see them before the first event. */
     offloadListener(listener: string, o: { sources: readonly string[]; acme: boolean; redirect: boolean }): void {
       for (const source of o.sources) for (const result of ['ok', 'error']) offloadCertificateReloads.inc({ listener, source, result }, 0);
-      offloadHandshakes.inc({ listener, server_name: '(none)', result: 'ok', reason: '' }, 0);
-      for (const reason of OFFLOAD_HANDSHAKE_REASONS) offloadHandshakes.inc({ listener, server_name: '(unknown)', result: 'error', reason }, 0);
+      offloadHandshakes.inc({ listener, server_name: NO_SNI, result: 'ok', reason: '' }, 0);
+      for (const reason of OFFLOAD_HANDSHAKE_REASONS) offloadHandshakes.inc({ listener, server_name: UNKNOWN_NAME, result: 'error', reason }, 0);
       if (o.acme) for (const result of ['ok', 'error']) acmeOrders.inc({ listener, result }, 0);
       if (o.redirect) for (const result of ['redirect', 'acme_challenge', 'not_found', 'bad_request']) redirects.inc({ listener, result }, 0);
     },
