@@ -5,9 +5,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { request } from './http-get.js';
+import { REFUSAL_REASONS } from '../identity/peer-check.js';
 import { parseMetrics, sum } from './prom-text.js';
 import type { AttackKind, AttackOutcome } from './state.js';
-import { REASONS } from './state.js';
 import type { Ports, Urls, Workload } from './topology.js';
 
 export interface AttackSpec {
@@ -67,7 +67,7 @@ async function refusalCounts(adminUrl: string, direction: string): Promise<Recor
   const r = await request(`${adminUrl}/metrics`);
   if (r.status !== 200) return undefined;
   const samples = parseMetrics(r.body, (n) => n === 'tlsmesh_handshakes_total');
-  return Object.fromEntries(REASONS.map((reason) => [reason, sum(samples, 'tlsmesh_handshakes_total', { direction, result: 'error', reason })]));
+  return Object.fromEntries(REFUSAL_REASONS.map((reason) => [reason, sum(samples, 'tlsmesh_handshakes_total', { direction, result: 'error', reason })]));
 }
 
 const breached = (reply: string) => /^HTTP\/1\.[01] 2\d\d/.test(reply);
@@ -104,7 +104,7 @@ export async function attack(kind: AttackKind, ports: Ports, urls: Urls, m: Atta
     const after = await refusalCounts(admin, spec.direction);
     if (after && after[kind]! > before[kind]!) return { kind, at, ok: true, detail: `refused by ${who}: ${kind}${answer}` };
     if (now() > deadline) {
-      const other = after ? REASONS.filter((r) => after[r]! > before[r]!) : [];
+      const other = after ? REFUSAL_REASONS.filter((r) => after[r]! > before[r]!) : [];
       const counted = other.length ? `counted ${other.join(', ')} instead` : 'counted no refusal';
       return { kind, at, ok: false, detail: `refused, but ${who} ${counted} (expected ${kind})` };
     }

@@ -2,6 +2,7 @@
 // what it observed (the sidecars' /certs and /metrics, the renewers' output,
 // the frontend app's counters, the attacker's tries). The view and the
 // summary only read this.
+import { REFUSAL_REASONS, type RefusalReason } from '../identity/peer-check.js';
 import { sum, type Sample } from './prom-text.js';
 import { SPIFFE_IDS, WORKLOADS, type Workload } from './topology.js';
 
@@ -10,9 +11,8 @@ export type Component = (typeof COMPONENTS)[number];
 export type ComponentState = 'starting' | 'up' | 'exited';
 
 /** In the order the attacker tries them (a pin mismatch also shows as a `protocol` on the backend, see docs/demo.md). */
-export const ATTACKS = ['untrusted', 'pin_mismatch', 'identity_denied', 'protocol'] as const;
+export const ATTACKS = ['untrusted', 'pin_mismatch', 'identity_denied', 'protocol'] as const satisfies readonly RefusalReason[];
 export type AttackKind = (typeof ATTACKS)[number];
-export const REASONS = ['untrusted', 'expired', 'not_yet_valid', 'no_peer_cert', 'bad_svid', 'identity_denied', 'pin_mismatch', 'protocol'] as const;
 
 export interface IdentityState {
   spiffeId: string;
@@ -177,7 +177,7 @@ export function attackSeen(s: DemoState, o: AttackOutcome): void {
 
 /** Refusals by reason, summed over both sidecars, with who counted them. */
 export function refusals(s: DemoState): { reason: string; count: number; where: string[] }[] {
-  return REASONS.map((reason) => {
+  return REFUSAL_REASONS.map((reason) => {
     const where: string[] = [];
     let count = 0;
     for (const w of WORKLOADS) {
