@@ -2,14 +2,15 @@
 // frontend's identity), and a real SVID from the demo CA for an identity the
 // backend does not allow. Made in memory, after the first screen is up
 // (@peculiar/x509 takes a moment to load); nothing is written to disk.
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
+import { spkiPinOfDer } from '../identity/pin.js';
 import type { AttackerMaterial } from './attacks.js';
 import { FRONTEND_ID, INTRUDER_ID } from './topology.js';
 
 /** The SPKI pin of a fresh key that appears in no certificate of the demo. */
 export function unrelatedPin(): string {
   const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return `sha256/${createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('base64')}`;
+  return spkiPinOfDer(publicKey.export({ type: 'spki', format: 'der' }));
 }
 
 export async function attackerMaterial(caDir: string): Promise<AttackerMaterial> {
