@@ -13,15 +13,17 @@ import type { Ports, Urls, Workload } from './topology.js';
 export interface AttackSpec {
   /** The attacker's move, shown in the view. */
   what: string;
+  /** The same, for a narrow view. */
+  short: string;
   sidecar: Workload;
   direction: 'inbound' | 'outbound';
 }
 
 export const ATTACK_SPECS: Record<AttackKind, AttackSpec> = {
-  untrusted: { what: 'mTLS with a certificate from another CA (claims sa/frontend)', sidecar: 'backend', direction: 'inbound' },
-  identity_denied: { what: 'mTLS with a real SVID of sa/intruder (not allowed)', sidecar: 'backend', direction: 'inbound' },
-  pin_mismatch: { what: "frontend route pinned to a key not in backend's chain", sidecar: 'frontend', direction: 'outbound' },
-  protocol: { what: 'plaintext HTTP straight at the mTLS port', sidecar: 'backend', direction: 'inbound' },
+  untrusted: { what: 'mTLS with a certificate from another CA (claims sa/frontend)', short: 'cert from another CA', sidecar: 'backend', direction: 'inbound' },
+  identity_denied: { what: 'mTLS with a real SVID of sa/intruder (not allowed)', short: 'SVID of sa/intruder', sidecar: 'backend', direction: 'inbound' },
+  pin_mismatch: { what: "frontend route pinned to a key not in backend's chain", short: 'route pinned to another key', sidecar: 'frontend', direction: 'outbound' },
+  protocol: { what: 'plaintext HTTP straight at the mTLS port', short: 'plaintext on the mTLS port', sidecar: 'backend', direction: 'inbound' },
 };
 
 export interface AttackerMaterial {

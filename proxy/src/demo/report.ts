@@ -2,7 +2,7 @@
 // status line every few seconds, and the one-screen summary printed at the end
 // in both modes. Pure: strings from the state.
 import type { Style } from './ansi.js';
-import { ATTACKS, meshConnections, rate, refusals, short, verdict, type DemoState, type Event } from './state.js';
+import { attackTotals, isAttack, meshConnections, rate, refusals, short, verdict, type DemoState, type Event } from './state.js';
 import { WORKLOADS } from './topology.js';
 import { clock, elapsed, sinceStart, type ViewContext } from './view.js';
 
@@ -28,7 +28,7 @@ export function statusLine(s: DemoState): string {
     return `${w} ${short(id.serial)} ${left}, ${id.rotations} rotation${id.rotations === 1 ? '' : 's'}`;
   }).join(' | ');
   const refused = refusals(s)
-    .filter((r) => r.count > 0 || (ATTACKS as readonly string[]).includes(r.reason))
+    .filter((r) => r.count > 0 || isAttack(r.reason))
     .map((r) => `${r.reason} ${r.count}`)
     .join(', ');
   return `[${sinceStart(s)}] requests ${s.traffic.ok} ok, ${s.traffic.failed} failed (${rate(s).toFixed(1)}/s) | ${ids} | refused ${refused}`;
@@ -50,8 +50,7 @@ export function summary(s: DemoState, cleanup: Cleanup, c: Style, how: string): 
   const pickups = WORKLOADS.flatMap((w) => s.identities[w].pickupMs);
   const pickup = pickups.length ? `, each in use ${seconds(Math.max(...pickups))} or less after it was written` : '';
   const counted = refusals(s).filter((r) => r.count > 0);
-  const tries = ATTACKS.reduce((t, k) => t + s.attacks[k].tries, 0);
-  const ok = ATTACKS.reduce((t, k) => t + s.attacks[k].refused, 0);
+  const { tries, refused: ok } = attackTotals(s);
   const mesh = meshConnections(s);
   const causes = Object.entries(mesh.byCause).map(([cause, k]) => `${cause} ${k}`);
   const recycled = causes.length ? ` (${causes.join(', ')})` : '';

@@ -13,6 +13,7 @@ export type ComponentState = 'starting' | 'up' | 'exited';
 /** In the order the attacker tries them (a pin mismatch also shows as a `protocol` on the backend, see docs/demo.md). */
 export const ATTACKS = ['untrusted', 'pin_mismatch', 'identity_denied', 'protocol'] as const satisfies readonly RefusalReason[];
 export type AttackKind = (typeof ATTACKS)[number];
+export const isAttack = (reason: string): reason is AttackKind => (ATTACKS as readonly string[]).includes(reason);
 
 export interface IdentityState {
   spiffeId: string;
@@ -173,6 +174,11 @@ export function attackSeen(s: DemoState, o: AttackOutcome): void {
   if (a.outcomes.length > 20) a.outcomes.shift();
   addEvent(s, o.ok ? 'good' : 'bad', `attacker: ${o.kind.padEnd(15)} ${o.detail}`);
   if (!o.ok) s.problems.push(`attack ${o.kind}: ${o.detail}`);
+}
+
+/** The attacker's tries so far, and how many of them were refused with the expected reason. */
+export function attackTotals(s: DemoState): { tries: number; refused: number } {
+  return { tries: ATTACKS.reduce((t, k) => t + s.attacks[k].tries, 0), refused: ATTACKS.reduce((t, k) => t + s.attacks[k].refused, 0) };
 }
 
 /** Refusals by reason, summed over both sidecars, with who counted them. */

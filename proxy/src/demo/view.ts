@@ -2,7 +2,7 @@
 // Pure: the screen module draws it in place.
 import { bar, padEnd, truncate, visibleLength, type Style } from './ansi.js';
 import { ATTACK_SPECS } from './attacks.js';
-import { ATTACKS, meshConnections, rate, refusals, short, type ComponentState, type DemoState } from './state.js';
+import { attackTotals, isAttack, meshConnections, rate, refusals, short, type ComponentState, type DemoState } from './state.js';
 import { WORKLOADS, type Ports, type Urls } from './topology.js';
 
 export interface ViewContext {
@@ -99,24 +99,16 @@ function identities(s: DemoState, c: Style, room: Room): string[] {
   return lines;
 }
 
-const SHORT_WHAT: Record<(typeof ATTACKS)[number], string> = {
-  untrusted: 'cert from another CA',
-  identity_denied: 'SVID of sa/intruder',
-  pin_mismatch: 'route pinned to another key',
-  protocol: 'plaintext on the mTLS port',
-};
-
 function refused(s: DemoState, c: Style, room: Room): string[] {
   const lines = [c.bold(' REFUSED') + c.dim('  tlsmesh_handshakes_total{result="error"}, as the sidecars count them')];
   for (const r of refusals(s)) {
-    const kind = (ATTACKS as readonly string[]).includes(r.reason) ? (r.reason as (typeof ATTACKS)[number]) : undefined;
+    const kind = isAttack(r.reason) ? r.reason : undefined;
     if (!kind && r.count === 0) continue;
     const where = r.where.length ? r.where.join(', ') : '-';
-    const what = kind ? c.dim(`<- ${room.narrow ? SHORT_WHAT[kind] : ATTACK_SPECS[kind].what}`) : '';
+    const what = kind ? c.dim(`<- ${room.narrow ? ATTACK_SPECS[kind].short : ATTACK_SPECS[kind].what}`) : '';
     lines.push(`   ${padEnd(r.reason, 16)}${String(r.count).padStart(4)}  ${padEnd(c.dim(where), 22)} ${what}`);
   }
-  const tries = ATTACKS.reduce((t, k) => t + s.attacks[k].tries, 0);
-  const ok = ATTACKS.reduce((t, k) => t + s.attacks[k].refused, 0);
+  const { tries, refused: ok } = attackTotals(s);
   const verdict = tries === ok ? c.green(`${ok} refused with the expected reason`) : c.red(`${tries - ok} NOT refused as expected`);
   lines.push(`   attacker tries: ${tries}, ${verdict}`);
   const protocol = refusals(s).find((r) => r.reason === 'protocol')?.count ?? 0;
