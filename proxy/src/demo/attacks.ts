@@ -35,13 +35,12 @@ export interface AttackerMaterial {
 
 const STEAL = 'GET /api/secrets HTTP/1.1\r\nhost: backend\r\nconnection: close\r\n\r\n';
 
-/** What the attacker's client got back: any HTTP 200 means the app answered it. */
-function mtls(port: number, id: { cert: string; key: string }): Promise<string> {
+/** What the attacker's client got back on `s` (5 s at most): any HTTP 200 means the app answered it. */
+function exchange(s: net.Socket, ready: 'connect' | 'secureConnect'): Promise<string> {
   return new Promise((resolve) => {
     let got = '';
-    const s = tls.connect({ host: '127.0.0.1', port, cert: id.cert, key: id.key, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
     const timer = setTimeout(() => s.destroy(), 5000);
-    s.on('secureConnect', () => s.write(STEAL));
+    s.on(ready, () => s.write(STEAL));
     s.on('data', (d: Buffer) => (got += d.toString('latin1')));
     s.on('error', () => {});
     s.on('close', () => {
@@ -51,19 +50,10 @@ function mtls(port: number, id: { cert: string; key: string }): Promise<string> 
   });
 }
 
-function plaintext(port: number): Promise<string> {
-  return new Promise((resolve) => {
-    let got = '';
-    const s = net.connect({ host: '127.0.0.1', port }, () => s.write(STEAL));
-    const timer = setTimeout(() => s.destroy(), 5000);
-    s.on('data', (d: Buffer) => (got += d.toString('latin1')));
-    s.on('error', () => {});
-    s.on('close', () => {
-      clearTimeout(timer);
-      resolve(got);
-    });
-  });
-}
+const mtls = (port: number, id: { cert: string; key: string }) =>
+  exchange(tls.connect({ host: '127.0.0.1', port, cert: id.cert, key: id.key, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }), 'secureConnect');
+
+const plaintext = (port: number) => exchange(net.connect({ host: '127.0.0.1', port }), 'connect');
 
 async function refusalCounts(adminUrl: string, direction: string): Promise<Record<string, number> | undefined> {
   const r = await request(`${adminUrl}/metrics`);
