@@ -7,17 +7,14 @@
 //   POST /start  start the traffic;  POST /stop  stop it, wait for in-flight calls, answer the final counters
 //   node frontend-app.js PORT UPSTREAM_PORT EXPECTED_CALLER
 import http from 'node:http';
+import type { TrafficStats } from './state.js';
 
 const [port, upstream] = [Number(process.argv[2]), Number(process.argv[3])];
 const expected = process.argv[4] ?? '';
 const WORKERS = 2;
 const PAUSE_MS = 100;
 
-interface Failure {
-  at: string;
-  what: string;
-}
-const stats = { ok: 0, failed: 0, inFlight: 0, failures: [] as Failure[] };
+const stats: TrafficStats & { inFlight: number } = { ok: 0, failed: 0, inFlight: 0, failures: [] };
 const agent = new http.Agent({ keepAlive: true, maxSockets: WORKERS + 2 });
 let running = false;
 let workers: Promise<void>[] = [];

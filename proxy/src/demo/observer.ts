@@ -3,20 +3,8 @@
 // everything in parallel and folds it into the state.
 import { getJson, request } from './http-get.js';
 import { parseMetrics } from './prom-text.js';
-import { addEvent, certsSeen, metricsSeen, trafficSeen, WATCHED_METRICS, type Component, type DemoState, type Failure } from './state.js';
+import { addEvent, certsSeen, metricsSeen, trafficSeen, WATCHED_METRICS, type Component, type DemoState, type ServedCert, type TrafficStats } from './state.js';
 import { WORKLOADS, type Ports, type Urls, type Workload } from './topology.js';
-
-interface Certs {
-  serialNumber: string;
-  notBefore: string;
-  notAfter: string;
-}
-
-export interface TrafficStats {
-  ok: number;
-  failed: number;
-  failures: Failure[];
-}
 
 const READY_TEXT: Partial<Record<Component, string>> = {
   'frontend sidecar': 'frontend sidecar ready: identity loaded, outbound listeners up',
@@ -48,7 +36,7 @@ export class Observer {
     this.busy = true;
     try {
       const [certs, metrics, ready, stats, backendApp] = await Promise.all([
-        Promise.all(WORKLOADS.map((w) => getJson<Certs>(`${this.urls.admin[w]}/certs`))),
+        Promise.all(WORKLOADS.map((w) => getJson<ServedCert>(`${this.urls.admin[w]}/certs`))),
         Promise.all(WORKLOADS.map((w) => request(`${this.urls.admin[w]}/metrics`))),
         Promise.all(WORKLOADS.map((w) => (this.s.components[`${w} sidecar`] === 'starting' ? request(`${this.urls.admin[w]}/healthz/ready`) : undefined))),
         getJson<TrafficStats>(`${this.urls.frontendApp}/stats`),

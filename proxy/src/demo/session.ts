@@ -11,13 +11,13 @@ import { attack, type AttackerMaterial } from './attacks.js';
 import { Children, type Child, type Exit } from './children.js';
 import { request } from './http-get.js';
 import { createCa, parseIssuedLine, PROC, startRenewers, startWorkloads } from './launch.js';
-import { markUp, Observer, type TrafficStats } from './observer.js';
+import { markUp, Observer } from './observer.js';
 import type { DemoOptions } from './options.js';
 import { DemoOutput } from './output.js';
 import { freePorts, portsAt } from './ports.js';
 import { banner, summary } from './report.js';
 import { ProcessHooks } from './process-hooks.js';
-import { addEvent, ATTACKS, attackSeen, certificateIssued, initialState, trafficSeen, verdict, type Component, type DemoState } from './state.js';
+import { addEvent, ATTACKS, attackSeen, certificateIssued, initialState, trafficSeen, verdict, type Component, type DemoState, type TrafficStats } from './state.js';
 import { layoutOf, urlsOf, WORKLOADS, type Layout, type Ports, type Urls, type Workload } from './topology.js';
 
 export interface DemoIo {

@@ -43,6 +43,20 @@ export interface Failure {
   what: string;
 }
 
+/** The frontend app's counters, as its /stats and /stop answer them. */
+export interface TrafficStats {
+  ok: number;
+  failed: number;
+  failures: Failure[];
+}
+
+/** The part of a sidecar's /certs the demo reads. */
+export interface ServedCert {
+  serialNumber: string;
+  notBefore: string;
+  notAfter: string;
+}
+
 export interface Event {
   seq: number;
   at: number;
@@ -103,7 +117,7 @@ export function certificateIssued(s: DemoState, w: Workload, serial: string): vo
 }
 
 /** The sidecar's /certs answered: count a rotation when the serial in use changed. */
-export function certsSeen(s: DemoState, w: Workload, certs: { serialNumber: string; notBefore: string; notAfter: string }): void {
+export function certsSeen(s: DemoState, w: Workload, certs: ServedCert): void {
   const id = s.identities[w];
   const before = id.serial;
   id.serial = certs.serialNumber;
@@ -144,7 +158,7 @@ export function meshConnections(s: DemoState): { open: number; handshakes: numbe
 }
 
 /** The frontend app's counters; new failures become events. */
-export function trafficSeen(s: DemoState, t: { ok: number; failed: number; failures: Failure[] }): void {
+export function trafficSeen(s: DemoState, t: TrafficStats): void {
   const fresh = t.failed - s.traffic.failed;
   if (fresh > 0) {
     const last = t.failures[t.failures.length - 1];
