@@ -3,22 +3,8 @@
 // everything in parallel and folds it into the state.
 import { getJson, request } from './http-get.js';
 import { parseMetrics } from './prom-text.js';
-import { addEvent, certsSeen, metricsSeen, trafficSeen, WATCHED_METRICS, type Component, type DemoState, type ServedCert, type TrafficStats } from './state.js';
+import { certsSeen, markUp, metricsSeen, trafficSeen, WATCHED_METRICS, type DemoState, type ServedCert, type TrafficStats } from './state.js';
 import { WORKLOADS, type Ports, type Urls, type Workload } from './topology.js';
-
-const READY_TEXT: Partial<Record<Component, string>> = {
-  'frontend sidecar': 'frontend sidecar ready: identity loaded, outbound listeners up',
-  'backend sidecar': 'backend sidecar ready: identity loaded, mTLS listener up',
-  'frontend app': 'frontend app up',
-  'backend app': 'backend app up',
-};
-
-export function markUp(s: DemoState, c: Component): void {
-  if (s.components[c] !== 'starting') return;
-  s.components[c] = 'up';
-  const text = READY_TEXT[c];
-  if (text) addEvent(s, 'info', text);
-}
 
 export class Observer {
   private busy = false;

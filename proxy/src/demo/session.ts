@@ -11,13 +11,13 @@ import { attack, type AttackerMaterial } from './attacks.js';
 import { Children, type Child, type Exit } from './children.js';
 import { request } from './http-get.js';
 import { createCa, parseIssuedLine, PROC, startRenewers, startWorkloads } from './launch.js';
-import { markUp, Observer } from './observer.js';
+import { Observer } from './observer.js';
 import type { DemoOptions } from './options.js';
 import { DemoOutput } from './output.js';
 import { freePorts, portsAt } from './ports.js';
 import { banner, summary } from './report.js';
 import { ProcessHooks } from './process-hooks.js';
-import { addEvent, ATTACKS, attackSeen, certificateIssued, initialState, trafficSeen, verdict, type Component, type DemoState, type TrafficStats } from './state.js';
+import { addEvent, ATTACKS, attackSeen, certificateIssued, COMPONENTS, initialState, markUp, trafficSeen, verdict, type DemoState, type TrafficStats } from './state.js';
 import { layoutOf, urlsOf, WORKLOADS, type Layout, type Ports, type Urls, type Workload } from './topology.js';
 
 export interface DemoIo {
@@ -129,11 +129,11 @@ class Session {
     await this.observer.poll().catch(() => {});
     this.s.now = Date.now();
     const s = this.s;
-    if (s.upAt === undefined && !this.startingTraffic && (Object.keys(s.components) as Component[]).every((k) => s.components[k] === 'up')) {
+    if (s.upAt === undefined && !this.startingTraffic && COMPONENTS.every((k) => s.components[k] === 'up')) {
       void this.startTraffic();
     }
     if (s.upAt === undefined && s.now - s.startedAt > STARTUP_LIMIT_MS) {
-      const late = (Object.keys(s.components) as Component[]).filter((k) => s.components[k] !== 'up');
+      const late = COMPONENTS.filter((k) => s.components[k] !== 'up');
       this.fail(`the mesh did not come up within ${STARTUP_LIMIT_MS / 1000}s (waiting for: ${late.join(', ')})`);
     }
     if (s.upAt !== undefined && this.o.durationMs !== undefined && s.now - s.upAt >= this.o.durationMs) this.stop(`--duration ${this.o.durationMs / 1000}s reached`);
@@ -189,7 +189,8 @@ class Session {
 
   private onExit(child: Child, exit: Exit): void {
     if (child.stopping || this.stopping) return;
-    const component = (['frontend app', 'backend app', 'frontend sidecar', 'backend sidecar'] as Component[]).find((c) => c === child.name) ?? 'renewers';
+    // The apps and sidecars are named as their components (PROC); the renewers are one component.
+    const component = COMPONENTS.find((c) => c === child.name) ?? 'renewers';
     this.s.components[component] = 'exited';
     const why = child.lastError() ?? `exit ${exit.code ?? exit.signal}`;
     if (/address already in use/.test(why)) this.exitCode = { code: 2, line: `demo: ${child.name}: ${why.replace(/^tlsmesh: /, '')}` };

@@ -106,6 +106,21 @@ export function addEvent(s: DemoState, level: Event['level'], text: string): Eve
   return e;
 }
 
+const READY_TEXT: Partial<Record<Component, string>> = {
+  'frontend sidecar': 'frontend sidecar ready: identity loaded, outbound listeners up',
+  'backend sidecar': 'backend sidecar ready: identity loaded, mTLS listener up',
+  'frontend app': 'frontend app up',
+  'backend app': 'backend app up',
+};
+
+/** The first sign of life of a component: it is up, said once. */
+export function markUp(s: DemoState, c: Component): void {
+  if (s.components[c] !== 'starting') return;
+  s.components[c] = 'up';
+  const text = READY_TEXT[c];
+  if (text) addEvent(s, 'info', text);
+}
+
 export const short = (serial: string | undefined) => (serial ? serial.slice(0, 8) : '-');
 
 /** A renewer wrote a new certificate (its `issued ... serial S notAfter T` line). */
