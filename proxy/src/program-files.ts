@@ -9,7 +9,7 @@ import { dirname, join, parse } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** True in the bundle: this module was bundled into a chunk ending in `.mjs`. */
-export const BUNDLED = import.meta.url.endsWith('.mjs');
+const BUNDLED = import.meta.url.endsWith('.mjs');
 
 /**
  * A file of the program: `bundled` is an entry's file name in dist/bundle/

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 const SOURCES = ['proxy/src', 'injector/src'];
 const CONFIG = ['tsconfig.json', 'rolldown.config.mjs', 'package.json', 'package-lock.json'];
 // The last thing `npm run build` writes: the bundle (package.json bin).
-export const BUILT = 'dist/bundle/tlsmesh.mjs';
+const BUILT = 'dist/bundle/tlsmesh.mjs';
 
 function newest(path) {
   let st;

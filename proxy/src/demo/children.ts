@@ -11,7 +11,7 @@ import { programFile } from '../program-files.js';
 
 const GUARD = pathToFileURL(programFile('demo/orphan-guard.js', 'orphan-guard.mjs')).href;
 /** The built CLI: the bundle's entry, or dist/proxy/src/main.js. */
-export const CLI = programFile('main.js', 'tlsmesh.mjs');
+const CLI = programFile('main.js', 'tlsmesh.mjs');
 
 export interface Exit {
   code: number | null;

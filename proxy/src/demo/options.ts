@@ -34,8 +34,8 @@ export interface DemoOptions {
   help: boolean;
 }
 
-export const DEFAULT_TTL_MS = 30_000;
-export const MIN_TTL_MS = 6_000;
+const DEFAULT_TTL_MS = 30_000;
+const MIN_TTL_MS = 6_000;
 
 /**
  * The frontend's lifetime; the backend's is 4/5 of it so the two rotate at
