@@ -8,6 +8,7 @@ describe('readPodOptions', () => {
     ['tlsmesh.io/sidecar-mode', 'container', { mode: 'container' }],
     ['tlsmesh.io/proxy-image', 'r.example.com/tlsmesh@sha256:abc', { image: 'r.example.com/tlsmesh@sha256:abc' }],
     ['tlsmesh.io/proxy-log-level', 'debug', { logLevel: 'debug' }],
+    ['tlsmesh.io/proxy-access-log', 'all', { accessLog: 'all' }],
     ['tlsmesh.io/proxy-cpu-request', '250m', { cpuRequest: '250m' }],
     ['tlsmesh.io/proxy-memory-limit', '1.5Gi', { memoryLimit: '1.5Gi' }],
     ['tlsmesh.io/inbound-ports', 'all', { inboundPorts: 'all' }],

@@ -1,6 +1,7 @@
 // Pod annotations that tune injection: a table of annotation -> parser -> the
 // option it sets. Every problem is reported at once; unknown `tlsmesh.io/`
 // annotations are warnings (a typo should be visible, not fatal).
+import { ACCESS_LOG_MODES, type AccessLogMode } from '../../proxy/src/access-log.js';
 import { ANNOTATION, PREFIX } from './names.js';
 import {
   parseBool,
@@ -20,6 +21,7 @@ export interface PodOptions {
   mode?: 'native' | 'container';
   image?: string;
   logLevel?: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  accessLog?: AccessLogMode;
   cpuRequest?: string;
   memoryRequest?: string;
   cpuLimit?: string;
@@ -47,6 +49,7 @@ export const POD_ANNOTATIONS: Readonly<Record<string, Entry>> = {
   'tlsmesh.io/sidecar-mode': entry('mode', parseEnum(['native', 'container'] as const), 'native or container'),
   'tlsmesh.io/proxy-image': entry('image', parseImage, 'the sidecar image'),
   'tlsmesh.io/proxy-log-level': entry('logLevel', parseEnum(['debug', 'info', 'warn', 'error', 'silent'] as const), 'the proxy log level'),
+  'tlsmesh.io/proxy-access-log': entry('accessLog', parseEnum(ACCESS_LOG_MODES), 'which requests and connections the proxy logs'),
   'tlsmesh.io/proxy-cpu-request': entry('cpuRequest', parseQuantity, 'sidecar CPU request'),
   'tlsmesh.io/proxy-memory-request': entry('memoryRequest', parseQuantity, 'sidecar memory request'),
   'tlsmesh.io/proxy-cpu-limit': entry('cpuLimit', parseQuantity, 'sidecar CPU limit'),

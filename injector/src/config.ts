@@ -3,6 +3,7 @@
 // The contract's fields (listen, tls.dir, trustDomain, sidecar.image) plus the
 // templates and defaults the injector applies to every pod.
 import { z } from 'zod';
+import { ACCESS_LOG_MODES } from '../../proxy/src/access-log.js';
 import { loadConfig, parseConfig, type DeepReadonly } from '../../proxy/src/config/index.js';
 import { cidr, hostPort, idPattern, pin, seconds, trustDomain } from '../../proxy/src/config/fields.js';
 import { IDENTITY_MOUNT_PATH } from '../../proxy/src/defaults.js';
@@ -54,6 +55,8 @@ export const injectorConfigSchema = z.strictObject({
     /** native: an init container with restartPolicy Always; container: the first regular container. */
     mode: z.enum(['native', 'container']).default('native'),
     logLevel: logLevel.default('info'),
+    /** The proxy's accessLog; absent: the proxy's default (errors). */
+    accessLog: z.enum(ACCESS_LOG_MODES).optional(),
     resources: resources.default(DEFAULT_SIDECAR_RESOURCES),
     drainSeconds: seconds().optional(),
     /** container mode: how long the app's start is held waiting for the proxy to be ready. */

@@ -2,6 +2,7 @@
 // outbound listeners, the admin port (reachable by kubelet and Prometheus), the
 // identity directory, the app's probes and metrics. Typed against the proxy's
 // schema input, and a test parses every generated config with that schema.
+import type { AccessLogMode } from '../../proxy/src/access-log.js';
 import type { ProxyConfigInput } from '../../proxy/src/config/schema.js';
 import { ADMIN_PORT, INBOUND_CAPTURE_PORT, OUTBOUND_CAPTURE_PORT } from '../../proxy/src/defaults.js';
 import { toYaml } from './config-yaml.js';
@@ -10,6 +11,7 @@ import type { AppProbeSpec } from './probes.js';
 export interface ProxyConfigParams {
   trustDomain: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error' | 'silent';
+  accessLog?: AccessLogMode;
   drainSeconds?: number;
   identityDir: string;
   trustBundle?: string;
@@ -25,6 +27,7 @@ export function proxyConfigFor(p: ProxyConfigParams): ProxyConfigInput {
     trustDomain: p.trustDomain,
     ...(p.drainSeconds !== undefined ? { drainSeconds: p.drainSeconds } : {}),
     logLevel: p.logLevel,
+    ...(p.accessLog ? { accessLog: p.accessLog } : {}),
     identity: { dir: p.identityDir, ...(p.trustBundle ? { trustBundle: p.trustBundle } : {}) },
     admin: {
       // All interfaces: kubelet probes and Prometheus reach it at the pod IP; `tlsmesh init` never captures it.

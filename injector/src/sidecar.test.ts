@@ -96,6 +96,13 @@ describe('injectPod', () => {
     expect(out.spec!.volumes![0]).toEqual({ name: 'tlsmesh-identity', secret: { secretName: 'svid-prod-api' } });
   });
 
+  it('the proxy access log: the proxy default unless config or the annotation sets it', () => {
+    expect(proxyConfigOf(injectPod(pod(), ctx).pod).accessLog).toBe('errors');
+    expect(proxyConfigOf(injectPod(pod({ annotations: { 'tlsmesh.io/proxy-access-log': 'all' } }), ctx).pod).accessLog).toBe('all');
+    const quiet = { ...ctx, config: { ...ctx.config, sidecar: { ...ctx.config.sidecar, accessLog: 'off' as const } } };
+    expect(proxyConfigOf(injectPod(pod(), quiet).pod).accessLog).toBe('off');
+  });
+
   it('annotations override config: resources, image, allow, pins, ports', () => {
     const { pod: out } = injectPod(
       pod({

@@ -59,6 +59,7 @@ export class Sidecar {
       minVersion: cfg.minTlsVersion,
       handshakeTimeoutMs: cfg.handshakeTimeoutSeconds * 1000,
       skewMs: cfg.clockSkewSeconds * 1000,
+      accessLog: cfg.accessLog,
       clock: this.clock,
     };
     this.inbound = cfg.inbound.map((c, i) => new InboundListener(c, i, g, this.store, this.metrics, o.log));

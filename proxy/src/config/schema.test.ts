@@ -20,6 +20,7 @@ describe('proxy config', () => {
     const cfg = parseConfig({ ...base, inbound: [{ listen: '0.0.0.0:15006', forward: '127.0.0.1:8080' }] }, proxyConfigSchema);
     expect(cfg.drainSeconds).toBe(5);
     expect(cfg.minTlsVersion).toBe('1.3');
+    expect(cfg.accessLog).toBe('errors');
     expect(cfg.admin.listen).toEqual({ host: '127.0.0.1', port: 15020 });
     expect(cfg.inbound[0]).toMatchObject({ forward: { host: '127.0.0.1', port: 8080 }, protocol: 'tcp', tls: 'mutual' });
     expect(Object.isFrozen(cfg.inbound[0])).toBe(true);
@@ -65,6 +66,7 @@ outbound:
     ['a wrong type', { ...base, drainSeconds: 'five' }, 'config: drainSeconds: expected number'],
     ['a missing trust domain', { identity: base.identity }, 'config: trustDomain: required (string)'],
     ['a bad enum', { ...base, inbound: [{ listen: '0.0.0.0:1', forward: '127.0.0.1:1', tls: 'optional' }] }, 'config: inbound[0].tls: expected one of mutual, server, permissive'],
+    ['a bad accessLog', { ...base, accessLog: 'verbose' }, 'config: accessLog: expected one of all, errors, off'],
     ['a bad allow entry', { ...base, inbound: [{ listen: '0.0.0.0:1', forward: '127.0.0.1:1', allow: ['spiffe://td/ns/*/sa'] }] }, 'config: inbound[0].allow[0]: invalid SPIFFE ID pattern: a wildcard may only be a trailing /*'],
     ['a bad pin', { ...base, outbound: [{ listen: '127.0.0.1:1', connect: '10.0.0.1:1', pins: ['md5/xyz'] }] }, 'config: outbound[0].pins[0]: expected sha256/ followed by 44 characters of base64 (a SHA-256 digest)'],
     ['meshNetworks without original', { ...base, outbound: [{ listen: '127.0.0.1:1', connect: '10.0.0.1:1', meshNetworks: ['10.0.0.0/8'] }] }, 'config: outbound[0].meshNetworks: only meaningful with connect: original'],

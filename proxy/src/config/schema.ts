@@ -1,6 +1,7 @@
 // The proxy's config: one schema, documented field by field in
 // docs/configuration.md. Unknown fields are errors (strictObject everywhere).
 import { z } from 'zod';
+import { ACCESS_LOG_MODES } from '../access-log.js';
 import { cidr, hostPort, hostPortOrOriginal, httpUrl, idPattern, pin, seconds, trustDomain } from './fields.js';
 import { parseHostPort } from './fields.js';
 import { checkOffload, offloadFields } from './offload.js';
@@ -96,6 +97,7 @@ export const proxyConfigSchema = z.strictObject({
   clockSkewSeconds: seconds().default(5),
   minTlsVersion: z.enum(['1.2', '1.3']).default('1.3'),
   logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+  accessLog: z.enum(ACCESS_LOG_MODES).default('errors'),
   identity,
   admin: admin.default({ listen: parseHostPort('127.0.0.1:15020')! }),
   inbound: z.array(inbound.superRefine(checkOffload)).default([]),

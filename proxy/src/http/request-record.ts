@@ -1,6 +1,7 @@
-// A finished request, on either engine: its metrics, and at info its access
-// line (one JSON line per request, the same fields from both engines).
+// A finished request, on either engine: its metrics, and at info the access
+// line that `accessLog` asks for (one JSON line, the same fields from both engines).
 import type { Socket } from 'node:net';
+import { logsRequest, type AccessLogMode } from '../access-log.js';
 import type { Logger } from '../log.js';
 import type { Direction, Metrics } from '../metrics.js';
 
@@ -12,12 +13,13 @@ export interface RequestRecorder {
   listener: string;
   metrics: Metrics;
   log: Logger;
+  accessLog: AccessLogMode;
   peerOf: (socket: Socket) => string | undefined;
 }
 
 export function recordRequest(o: RequestRecorder, socket: Socket, method: string | undefined, target: string | undefined, code: number, seconds: number): void {
   o.metrics.request(o.direction, code, seconds);
-  if (!o.log.isLevelEnabled('info')) return;
+  if (!logsRequest(o.accessLog, code) || !o.log.isLevelEnabled('info')) return;
   o.log.info({
     event: 'request',
     direction: o.direction,

@@ -15,6 +15,7 @@ import { createForwarder, type Forwarder } from '../http/forwarder.js';
 import { createHttpFront, sendError } from '../http/front.js';
 import { H1Engine, type Route } from '../http/h1/engine.js';
 import type { RequestRecorder } from '../http/request-record.js';
+import type { AccessLogMode } from '../access-log.js';
 import { SocketPool } from '../http/h1/pool.js';
 import { kindOf, reportUpstreamError } from '../http/upstream-errors.js';
 import type { Offload } from '../offload/offload.js';
@@ -35,6 +36,7 @@ export interface InboundHttpOptions {
   tracker: ConnTracker;
   metrics: Metrics;
   log: Logger;
+  accessLog: AccessLogMode;
   clock: () => number;
   offload?: Offload;
   connOf: (s: Socket) => InboundConnView | undefined;
@@ -49,7 +51,7 @@ export class InboundHttp {
 
   constructor(private readonly o: InboundHttpOptions) {
     const { listener, tracker, metrics, log, offload, connOf } = o;
-    const recorder: RequestRecorder = { direction: 'inbound', listener, metrics, log, peerOf: (s) => connOf(s)?.peer };
+    const recorder: RequestRecorder = { direction: 'inbound', listener, metrics, log, accessLog: o.accessLog, peerOf: (s) => connOf(s)?.peer };
     if (httpEngineKind() === 'h1') {
       this.engine = new H1Engine({
         ...recorder,

@@ -84,7 +84,7 @@ export class InboundListener extends AcceptingListener<Conn> {
     this.tlsServer.on('secureConnection', (s: TLSSocket) => this.onSecure(s));
     this.tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, s: TLSSocket) => this.onTlsError(err, s));
     if (cfg.protocol === 'http') {
-      this.http = new InboundHttp({ listener: this.name, app: this.app, tracker: this.tracker, metrics, log, clock: g.clock, offload: this.offload, connOf: (s) => this.connOf(s) });
+      this.http = new InboundHttp({ listener: this.name, app: this.app, tracker: this.tracker, metrics, log, accessLog: g.accessLog, clock: g.clock, offload: this.offload, connOf: (s) => this.connOf(s) });
     }
     const creds = store.current;
     if (creds) this.onCredentials(creds);

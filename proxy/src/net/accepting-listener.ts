@@ -1,9 +1,10 @@
 // What the inbound and outbound listeners share: a plain net.Server that
 // accepts paused sockets; the bookkeeping of every accepted connection
-// (opened/closed metrics, its record in `conns`, one log line when it closes);
+// (opened/closed metrics, its record in `conns`, its access line when it closes);
 // refusing connections while not ready; the original destination under
 // iptables capture; and the tracker that drain and recycling walk.
 import net, { type Socket } from 'node:net';
+import { logsConnection, type AccessLogMode } from '../access-log.js';
 import { originalDst, type OriginalDst } from '../capture/original-dst.js';
 import { formatHostPort, type HostPort } from '../config/index.js';
 import type { CredentialStore } from '../identity/credential-store.js';
@@ -18,6 +19,7 @@ export interface ListenerGlobals {
   minVersion: MinTlsVersion;
   handshakeTimeoutMs: number;
   skewMs: number;
+  accessLog: AccessLogMode;
   clock: () => number;
 }
 
@@ -117,7 +119,7 @@ export abstract class AcceptingListener<C extends AcceptedConn> {
   private closed(s: Socket, conn: C): void {
     this.metrics.connectionClosed(this.direction, s.bytesRead, s.bytesWritten);
     this.tracker.delete(s);
-    if (!this.log.isLevelEnabled('info')) return;
+    if (!logsConnection(this.g.accessLog, conn.result) || !this.log.isLevelEnabled('info')) return;
     this.log.info({
       event: 'connection',
       direction: this.direction,

@@ -18,6 +18,7 @@ import { createForwarder, type Forwarder } from '../http/forwarder.js';
 import { createHttpFront, sendError } from '../http/front.js';
 import { H1Engine, type Route } from '../http/h1/engine.js';
 import type { RequestRecorder } from '../http/request-record.js';
+import type { AccessLogMode } from '../access-log.js';
 import { SocketPool } from '../http/h1/pool.js';
 import { reportUpstreamError } from '../http/upstream-errors.js';
 import { UpstreamError } from '../tls/peer-refused.js';
@@ -37,6 +38,7 @@ export interface OutboundHttpOptions {
   tracker: ConnTracker;
   metrics: Metrics;
   log: Logger;
+  accessLog: AccessLogMode;
   clock: () => number;
   connOf: (s: Socket) => OutboundConnView | undefined;
 }
@@ -54,7 +56,7 @@ export class OutboundHttp {
 
   constructor(private readonly o: OutboundHttpOptions) {
     const { cfg, listener, dialer, tracker, metrics, log, connOf } = o;
-    const recorder: RequestRecorder = { direction: 'outbound', listener, metrics, log, peerOf: (s) => connOf(s)?.peer };
+    const recorder: RequestRecorder = { direction: 'outbound', listener, metrics, log, accessLog: o.accessLog, peerOf: (s) => connOf(s)?.peer };
     if (httpEngineKind() === 'h1') {
       this.peerPool = new SocketPool({ isStale: (s, now) => dialer.isStale(s as TLSSocket, now) });
       if (cfg.meshNetworks) this.plainPool = new SocketPool();

@@ -57,7 +57,7 @@ export class OutboundListener extends AcceptingListener<Conn> {
     });
     this.inMesh = cfg.meshNetworks ? cidrMatcher(cfg.meshNetworks.map((c) => parseCidr(c)!)) : () => true;
     if (cfg.protocol === 'http') {
-      this.http = new OutboundHttp({ cfg, listener: this.name, dialer: this.dialer, tracker: this.tracker, metrics, log, clock: g.clock, connOf: (s) => this.conns.get(s) });
+      this.http = new OutboundHttp({ cfg, listener: this.name, dialer: this.dialer, tracker: this.tracker, metrics, log, accessLog: g.accessLog, clock: g.clock, connOf: (s) => this.conns.get(s) });
     }
   }
 

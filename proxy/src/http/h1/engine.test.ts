@@ -77,6 +77,7 @@ async function front(upPort: number, o: { add?: string } = {}): Promise<Front> {
     tracker,
     metrics,
     log: pino({ level: 'silent' }),
+    accessLog: 'all',
     peerOf: () => undefined,
     rewrite: o.add ? { drop: new Set(['x-drop']), add: () => o.add! } : undefined,
     onUpstreamError: (err) => `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
