@@ -165,7 +165,7 @@ export class InboundListener extends AcceptingListener<Conn> {
 
   private onSecure(s: TLSSocket): void {
     const conn = this.connOf(s)!;
-    s.on('error', () => {});
+    s.on('error', noop);
     // TLS 1.2 peers may not renegotiate (TLS 1.3 has no renegotiation at all).
     s.disableRenegotiation();
     if (this.cfg.tls === 'server') {
@@ -208,7 +208,7 @@ export class InboundListener extends AcceptingListener<Conn> {
   private serve(s: Socket, conn: Conn): void {
     this.conns.set(s, conn);
     this.tracker.add(s, conn.generation, conn.peerNotAfter);
-    s.once('close', () => this.tracker.delete(s));
+    s.on('close', () => this.tracker.delete(s));
     if (this.http) {
       this.tracker.markHttp(s);
       this.http.serve(s, conn.target!);
@@ -234,3 +234,5 @@ export class InboundListener extends AcceptingListener<Conn> {
     });
   }
 }
+
+function noop(): void {}

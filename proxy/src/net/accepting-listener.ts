@@ -95,7 +95,8 @@ export abstract class AcceptingListener<C extends AcceptedConn> {
     this.conns.set(s, conn);
     s.on('error', noop);
     s.setNoDelay(true);
-    s.once('close', () => this.closed(s, conn));
+    // 'close' comes once; on() spares once()'s wrapper for the life of the connection.
+    s.on('close', () => this.closed(s, conn));
     if (!this.ready() || !this.listening) {
       conn.reason = 'not_ready';
       s.destroy();

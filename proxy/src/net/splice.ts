@@ -32,8 +32,10 @@ export function splice(a: Socket, b: Socket, done: (r: SpliceResult) => void): v
   };
   a.on('error', onError);
   b.on('error', onError);
-  a.once('close', onClose);
-  b.once('close', onClose);
+  // 'close' comes once per socket: on() spares the wrapper once() allocates,
+  // which would live as long as the connection.
+  a.on('close', onClose);
+  b.on('close', onClose);
   a.pipe(b);
   b.pipe(a);
   a.resume();

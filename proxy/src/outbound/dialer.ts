@@ -95,7 +95,9 @@ export class MtlsDialer {
     const finish = (err: Error | null, decision?: PeerDecision & { ok: true }) => {
       if (settled) return;
       settled = true;
-      socket.setTimeout(0);
+      // With its callback, setTimeout(0) also takes the 'timeout' listener
+      // off, which would otherwise live as long as the connection.
+      socket.setTimeout(0, onTimeout);
       socket.removeListener('error', onError);
       if (err) {
         socket.destroy();
@@ -115,11 +117,12 @@ export class MtlsDialer {
       finish(new UpstreamError('tls', `TLS handshake with ${key} failed: ${err.message}`, { cause: err }));
     };
     socket.on('error', onError);
-    socket.setTimeout(this.o.handshakeTimeoutMs, () => {
+    const onTimeout = () => {
       this.countRefused('protocol');
       this.o.metrics.upstreamErrors.labels(this.o.direction, 'timeout').inc();
       finish(new UpstreamError('timeout', `TLS handshake with ${key} timed out`));
-    });
+    };
+    socket.setTimeout(this.o.handshakeTimeoutMs, onTimeout);
     let fullEvidence: PeerEvidence | undefined;
     socket.once('secureConnect', () => {
       socket.disableRenegotiation();
