@@ -30,5 +30,12 @@ export default defineConfig({
     entryFileNames: '[name].mjs',
     chunkFileNames: '[name]-[hash].mjs',
     cleanDir: true,
+    // V8 keeps each loaded module's source for the life of the process, at two
+    // bytes per character if the file holds one character beyond Latin-1 (a
+    // dash or an ellipsis in a comment is enough): escape what is in strings
+    // and leave out doc comments, about 0.9 MiB of every sidecar's heap. The
+    // code stays as readable as before.
+    charset: 'ascii',
+    comments: { legal: true, annotation: true, jsdoc: false },
   },
 });
