@@ -63,7 +63,7 @@ export function injectPod(input: PodLike, ctx: InjectContext): Injected {
   const proxyConfig = proxyConfigYaml({
     trustDomain: cfg.trustDomain,
     logLevel: o.logLevel ?? cfg.sidecar.logLevel,
-    ...((o.accessLog ?? cfg.sidecar.accessLog) ? { accessLog: o.accessLog ?? cfg.sidecar.accessLog } : {}),
+    accessLog: o.accessLog ?? cfg.sidecar.accessLog,
     ...(cfg.sidecar.drainSeconds !== undefined ? { drainSeconds: cfg.sidecar.drainSeconds } : {}),
     identityDir: s.identityMountPath,
     ...(s.trustBundle ? { trustBundle: TRUST_BUNDLE_PATH } : {}),

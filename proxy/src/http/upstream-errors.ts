@@ -3,11 +3,11 @@
 // unless our own dialer already counted it, logged once, and turned into the
 // short body of the 502 the client gets.
 import { TlsmeshError } from '../errors.js';
-import type { Logger } from '../log.js';
-import type { Direction, Metrics } from '../metrics.js';
+import type { RequestRecorder } from './request-record.js';
 
-/** Count and log `err` (reaching `url`); returns the body of the 502. */
-export function reportUpstreamError(err: Error, url: string, direction: Direction, listener: string, metrics: Metrics, log: Logger): string {
+/** Count and log `err` (reaching `url`) for the listener `o` describes; returns the body of the 502. */
+export function reportUpstreamError(err: Error, url: string, o: Pick<RequestRecorder, 'direction' | 'listener' | 'metrics' | 'log'>): string {
+  const { direction, listener, metrics, log } = o;
   // Our dialers (mTLS to peers, TLS to the app) counted their own failures; count the rest here.
   if (!(err instanceof TlsmeshError)) metrics.upstreamErrors.labels(direction, kindOf(err)).inc();
   const what = direction === 'inbound' ? 'app unreachable' : err.name === 'PeerRefusedError' ? 'peer refused' : 'peer unreachable';

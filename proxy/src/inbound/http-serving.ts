@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { AccessLogMode } from '../access-log.js';
 import { formatHostPort, type HostPort } from '../config/index.js';
 import { TlsmeshError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -15,7 +16,6 @@ import { createForwarder, type Forwarder } from '../http/forwarder.js';
 import { createHttpFront, sendError } from '../http/front.js';
 import { H1Engine, type Route } from '../http/h1/engine.js';
 import type { RequestRecorder } from '../http/request-record.js';
-import type { AccessLogMode } from '../access-log.js';
 import { SocketPool } from '../http/h1/pool.js';
 import { kindOf, reportUpstreamError } from '../http/upstream-errors.js';
 import type { Offload } from '../offload/offload.js';
@@ -48,17 +48,19 @@ export class InboundHttp {
   private readonly engine?: H1Engine;
   private readonly appPool = new SocketPool();
   private readonly routes = new Map<string, Route>();
+  /** Who this listener is, for request records and upstream errors. */
+  private readonly recorder: RequestRecorder;
 
   constructor(private readonly o: InboundHttpOptions) {
     const { listener, tracker, metrics, log, offload, connOf } = o;
     const recorder: RequestRecorder = { direction: 'inbound', listener, metrics, log, accessLog: o.accessLog, peerOf: (s) => connOf(s)?.peer };
+    this.recorder = recorder;
     if (httpEngineKind() === 'h1') {
       this.engine = new H1Engine({
         ...recorder,
         tracker,
         rewrite: { drop: FORWARDING_HEADERS, add: (down, head) => forwardingHeaders(down, head, connOf(down)?.xfcc) },
         responseHeaders: offload?.responseHeaders,
-        onUpstreamError: (err, url) => reportUpstreamError(err, url, 'inbound', listener, metrics, log),
       });
     } else {
       this.forwarder = createForwarder({ agent: o.app.agent, xfwd: true, closing: (req) => tracker.closing(req.socket) });
@@ -102,7 +104,7 @@ export class InboundHttp {
     const target = this.targetUrl(req);
     if (!target) return sendError(res, 502, 'no upstream');
     setIdentityHeader(req, this.o.connOf(req.socket)?.xfcc);
-    this.forwarder!.web(req, res, target, (err) => sendError(res, 502, reportUpstreamError(err, target, 'inbound', this.o.listener, this.o.metrics, this.o.log)));
+    this.forwarder!.web(req, res, target, (err) => sendError(res, 502, reportUpstreamError(err, target, this.recorder)));
   }
 
   private forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

@@ -12,6 +12,7 @@ import { checkPeer, type PeerPolicy } from '../identity/peer-check.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { AcceptingListener, type ListenerGlobals } from '../net/accepting-listener.js';
+import { noop } from '../net/noop.js';
 import { splice } from '../net/splice.js';
 import { serverContextOptions, tlsVersion } from '../tls/contexts.js';
 import { evidenceFromSocket, PeerCache } from '../tls/peer-evidence.js';
@@ -234,5 +235,3 @@ export class InboundListener extends AcceptingListener<Conn> {
     });
   }
 }
-
-function noop(): void {}

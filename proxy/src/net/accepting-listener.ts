@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import type { Direction, Metrics } from '../metrics.js';
 import type { MinTlsVersion } from '../tls/contexts.js';
 import { listenOn } from './listen.js';
+import { noop } from './noop.js';
 import { ConnTracker } from './tracker.js';
 
 export interface ListenerGlobals {
@@ -137,5 +138,3 @@ export abstract class AcceptingListener<C extends AcceptedConn> {
     });
   }
 }
-
-function noop(): void {}

@@ -8,6 +8,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import net, { type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
+import type { AccessLogMode } from '../access-log.js';
 import { formatHostPort, type HostPort, type OutboundConfig } from '../config/index.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -18,7 +19,6 @@ import { createForwarder, type Forwarder } from '../http/forwarder.js';
 import { createHttpFront, sendError } from '../http/front.js';
 import { H1Engine, type Route } from '../http/h1/engine.js';
 import type { RequestRecorder } from '../http/request-record.js';
-import type { AccessLogMode } from '../access-log.js';
 import { SocketPool } from '../http/h1/pool.js';
 import { reportUpstreamError } from '../http/upstream-errors.js';
 import { UpstreamError } from '../tls/peer-refused.js';
@@ -53,17 +53,19 @@ export class OutboundHttp {
   private readonly peerPool?: SocketPool;
   private readonly plainPool?: SocketPool;
   private readonly routes = new Map<string, Route>();
+  /** Who this listener is, for request records and upstream errors. */
+  private readonly recorder: RequestRecorder;
 
   constructor(private readonly o: OutboundHttpOptions) {
     const { cfg, listener, dialer, tracker, metrics, log, connOf } = o;
     const recorder: RequestRecorder = { direction: 'outbound', listener, metrics, log, accessLog: o.accessLog, peerOf: (s) => connOf(s)?.peer };
+    this.recorder = recorder;
     if (httpEngineKind() === 'h1') {
       this.peerPool = new SocketPool({ isStale: (s, now) => dialer.isStale(s as TLSSocket, now) });
       if (cfg.meshNetworks) this.plainPool = new SocketPool();
       this.engine = new H1Engine({
         ...recorder,
         tracker,
-        onUpstreamError: (err, url) => reportUpstreamError(err, url, 'outbound', listener, metrics, log),
       });
     } else {
       this.agent = new DialingAgent(dialer, { servername: cfg.serverName, alpn: ['http/1.1'] });
@@ -151,7 +153,7 @@ export class OutboundHttp {
     const t = this.targetOf(req);
     if (!t) return sendError(res, 502, 'no upstream');
     const fwd = t.mesh ? this.forwarder! : this.plainForwarder!;
-    fwd.web(req, res, t.url, (err) => sendError(res, 502, reportUpstreamError(err, t.url, 'outbound', this.o.listener, this.o.metrics, this.o.log)));
+    fwd.web(req, res, t.url, (err) => sendError(res, 502, reportUpstreamError(err, t.url, this.recorder)));
   }
 
   private forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {

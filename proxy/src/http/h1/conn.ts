@@ -3,6 +3,8 @@
 // shared state and byte flow (flow.ts). One request at a time; a pipelined
 // request waits for the response before it.
 import type { Socket } from 'node:net';
+import { noop } from '../../net/noop.js';
+import { reportUpstreamError } from '../upstream-errors.js';
 import { ChunkedScanner } from './chunked.js';
 import type { H1Engine, Route } from './engine.js';
 import { HEAD_END, Rq, Rs } from './flow.js';
@@ -193,8 +195,8 @@ export class H1Conn extends H1Response {
   }
 
   private upstreamFailed(err: Error): void {
-    const message = this.e.o.onUpstreamError(err, this.route.url);
-    this.answerError(502, message);
+    // Counted and logged like the other engine's; the 502 says what happened.
+    this.answerError(502, reportUpstreamError(err, this.route.url, this.e.o));
   }
 
   /** A request we cannot forward (the node:http front's clientError). */
@@ -232,5 +234,3 @@ export class H1Conn extends H1Response {
     if (now - this.idleSince > this.e.keepAliveTimeoutMs) this.down.destroy();
   }
 }
-
-function noop(): void {}

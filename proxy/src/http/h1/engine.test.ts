@@ -80,7 +80,6 @@ async function front(upPort: number, o: { add?: string } = {}): Promise<Front> {
     accessLog: 'all',
     peerOf: () => undefined,
     rewrite: o.add ? { drop: new Set(['x-drop']), add: () => o.add! } : undefined,
-    onUpstreamError: (err) => `upstream unavailable: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
   });
   const route: Route = {
     key: 'up',

@@ -45,8 +45,6 @@ export interface EngineOptions extends RequestRecorder {
    * included, replacing any the upstream sent under `drop` (offload HSTS).
    */
   responseHeaders?: { drop: ReadonlySet<string>; add: string };
-  /** Count and log a failure to reach the upstream; the engine answers 502 with `message`. */
-  onUpstreamError: (err: Error, url: string) => string;
   keepAliveTimeoutMs?: number;
   headersTimeoutMs?: number;
 }
