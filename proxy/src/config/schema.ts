@@ -30,6 +30,8 @@ const inbound = z.strictObject({
   upstreamTls: upstreamTls.optional(),
   /** tcp only: close connections this long after the local identity rotated (0 = never). */
   recycleGraceSeconds: seconds().optional(),
+  /** tcp with tls mutual or permissive: accept multiplexed connections from tlsmesh peers when they offer them (docs/multiplexing.md). */
+  multiplex: z.boolean().optional(),
   /** TLS offload (tls: server): SNI certificates, TLS policy, HSTS, redirect, ACME; see docs/offloading.md. */
   ...offloadFields,
 });
@@ -45,8 +47,13 @@ const outbound = z
     pins: pins.optional(),
     meshNetworks: z.array(cidr).optional(),
     recycleGraceSeconds: seconds().optional(),
+    /** tcp: carry every connection to a peer on one mTLS connection when the peer takes it (docs/multiplexing.md). */
+    multiplex: z.boolean().optional(),
   })
   .superRefine((o, ctx) => {
+    if (o.multiplex === true && o.protocol !== 'tcp') {
+      ctx.addIssue({ code: 'custom', path: ['multiplex'], message: 'only meaningful with protocol: tcp' });
+    }
     if (o.meshNetworks && o.connect !== 'original') {
       ctx.addIssue({ code: 'custom', path: ['meshNetworks'], message: 'only meaningful with connect: original' });
     }
@@ -100,7 +107,15 @@ export const proxyConfigSchema = z.strictObject({
   accessLog: z.enum(ACCESS_LOG_MODES).default('errors'),
   identity,
   admin: admin.default({ listen: parseHostPort('127.0.0.1:15020')! }),
-  inbound: z.array(inbound.superRefine(checkOffload)).default([]),
+  inbound: z
+    .array(
+      inbound.superRefine(checkOffload).superRefine((l, ctx) => {
+        if (l.multiplex === true && (l.protocol !== 'tcp' || l.tls === 'server')) {
+          ctx.addIssue({ code: 'custom', path: ['multiplex'], message: 'only meaningful with protocol: tcp and tls: mutual or permissive' });
+        }
+      }),
+    )
+    .default([]),
   outbound: z.array(outbound).default([]),
 });
 

@@ -2,6 +2,7 @@
 // (permissive: tell TLS from plaintext by the first byte), terminate TLS, check
 // the peer, and only then open anything towards the app: tcp is spliced here,
 // http is served by http-serving.ts.
+import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
 import type { InboundConfig } from '../config/index.js';
@@ -12,8 +13,10 @@ import { checkPeer, type PeerPolicy } from '../identity/peer-check.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { AcceptingListener, type ListenerGlobals } from '../net/accepting-listener.js';
+import { MUX_ALPN, MUX_CONNECTION_WINDOW, MUX_SESSION_MEMORY_MB, MUX_SETTINGS } from '../net/mux.js';
 import { noop } from '../net/noop.js';
 import { splice } from '../net/splice.js';
+import { offersAlpn } from '../tls/client-hello.js';
 import { serverContextOptions, tlsVersion } from '../tls/contexts.js';
 import { evidenceFromSocket, PeerCache } from '../tls/peer-evidence.js';
 import { compilePolicy } from '../tls/policy.js';
@@ -38,6 +41,11 @@ const TLS_HANDSHAKE_RECORD = 0x16;
 
 export class InboundListener extends AcceptingListener<Conn> {
   private readonly tlsServer: tls.Server;
+  /** tcp: the same TLS server with ALPN tlsmesh-mux/1, for clients that offer it (net/mux.ts). */
+  private readonly muxTls?: tls.Server;
+  private readonly h2?: http2.Http2Server;
+  /** Multiplexed connections, with the record of the carrier each came on. */
+  private readonly muxSessions = new Map<ServerHttp2Session, Conn>();
   private readonly policy: PeerPolicy;
   private readonly cache = new PeerCache();
   private readonly app: AppConnector;
@@ -70,7 +78,7 @@ export class InboundListener extends AcceptingListener<Conn> {
         })
       : plainAppConnector(metrics);
     if (usesOffload(cfg)) this.offload = new Offload(cfg, { field: `inbound[${index}]`, listener: this.name, skewMs: g.skewMs, clock: g.clock, metrics, log });
-    this.tlsServer = new tls.Server({
+    const tlsOptions: tls.TlsOptions = {
       requestCert: cfg.tls !== 'server',
       rejectUnauthorized: false,
       handshakeTimeout: g.handshakeTimeoutMs,
@@ -80,10 +88,23 @@ export class InboundListener extends AcceptingListener<Conn> {
       // it at once. tcp connections allow half-close once admitted (serve()).
       allowHalfOpen: false,
       ...this.offload?.serverOptions(),
-    });
+    };
+    this.tlsServer = new tls.Server(tlsOptions);
     this.offload?.attach(this.tlsServer);
-    this.tlsServer.on('secureConnection', (s: TLSSocket) => this.onSecure(s));
-    this.tlsServer.on('tlsClientError', (err: NodeJS.ErrnoException, s: TLSSocket) => this.onTlsError(err, s));
+    const servers = [this.tlsServer];
+    if (cfg.protocol === 'tcp' && cfg.tls !== 'server' && cfg.multiplex !== false) {
+      // A second server because Node cannot decline an ALPN offer politely:
+      // with a protocol list, a client that offers none of it gets a fatal
+      // alert. So the ClientHello is read first, and only clients that offer
+      // tlsmesh-mux/1 meet the server that speaks it.
+      this.muxTls = new tls.Server({ ...tlsOptions, ALPNProtocols: [MUX_ALPN] });
+      servers.push(this.muxTls);
+      this.h2 = http2.createServer({ settings: MUX_SETTINGS, maxSessionMemory: MUX_SESSION_MEMORY_MB });
+    }
+    for (const server of servers) {
+      server.on('secureConnection', (s: TLSSocket) => this.onSecure(s));
+      server.on('tlsClientError', (err: NodeJS.ErrnoException, s: TLSSocket) => this.onTlsError(err, s));
+    }
     if (cfg.protocol === 'http') {
       this.http = new InboundHttp({ listener: this.name, app: this.app, tracker: this.tracker, metrics, log, accessLog: g.accessLog, clock: g.clock, offload: this.offload, connOf: (s) => this.connOf(s) });
     }
@@ -97,20 +118,37 @@ export class InboundListener extends AcceptingListener<Conn> {
   }
 
   onCredentials(creds: Credentials): void {
-    if (!this.offload?.ownsCertificates) this.tlsServer.setSecureContext({ ...serverContextOptions(creds, this.g.minVersion), ...this.offload?.policy });
+    if (!this.offload?.ownsCertificates) {
+      // One set of options for both servers: the same ticket keys, so a session resumes on either.
+      const options = { ...serverContextOptions(creds, this.g.minVersion), ...this.offload?.policy };
+      this.tlsServer.setSecureContext(options);
+      this.muxTls?.setSecureContext(options);
+    }
     this.cache.clearChains();
     // Offload with its own certificates: client connections do not depend on the workload identity.
     this.generation = this.offload?.ownsCertificates ? Number.MAX_SAFE_INTEGER : creds.generation;
   }
 
-  /** Recycle connections a rotated or expired certificate no longer covers. */
+  /**
+   * Recycle connections a rotated or expired certificate no longer covers.
+   * Multiplexed connections get GOAWAY at once: the peer opens new streams on
+   * a fresh connection, and the streams already open finish (or are closed
+   * after recycleGraceSeconds, like any tcp connection).
+   */
   recycle(pick: (generation: number, peerNotAfter: number | undefined) => boolean, closeIdleHttp: boolean): number {
-    return this.recycleTracked(pick, closeIdleHttp);
+    let n = 0;
+    for (const [session, c] of this.muxSessions) {
+      if (session.closed || !pick(c.generation, c.peerNotAfter)) continue;
+      session.close();
+      n += 1;
+    }
+    return n + this.recycleTracked(pick, closeIdleHttp);
   }
 
   override stopAccepting(): void {
     super.stopAccepting();
     this.offload?.stop();
+    for (const session of this.muxSessions.keys()) session.close();
   }
 
   // ---- accept ----
@@ -131,27 +169,37 @@ export class InboundListener extends AcceptingListener<Conn> {
     } else {
       conn.target = this.cfg.forward;
     }
-    if (this.cfg.tls === 'permissive') this.sniff(raw, conn);
+    if (this.cfg.tls === 'permissive' || this.muxTls) this.peek(raw, conn);
     else this.tlsServer.emit('connection', raw);
   }
 
-  /** Permissive: a TLS handshake record starts with 0x16; anything else is plaintext. */
-  private sniff(raw: Socket, conn: Conn): void {
+  /**
+   * Read the first bytes before choosing who handles them. Permissive: a TLS
+   * handshake record starts with 0x16; anything else is plaintext. tcp: a
+   * ClientHello that offers tlsmesh-mux/1 goes to the server that speaks it.
+   */
+  private peek(raw: Socket, conn: Conn): void {
     raw.setTimeout(this.g.handshakeTimeoutMs, () => {
       this.refuse(conn, 'protocol', 'no bytes before the handshake timeout');
       raw.destroy();
     });
+    const onEnd = () => {
+      this.refuse(conn, 'protocol', 'closed before the handshake');
+      raw.destroy();
+    };
+    raw.once('end', onEnd);
     raw.once('data', (chunk: Buffer) => {
       raw.setTimeout(0);
+      raw.removeListener('end', onEnd);
       raw.pause();
       raw.unshift(chunk);
-      if (chunk[0] === TLS_HANDSHAKE_RECORD) {
-        this.tlsServer.emit('connection', raw);
+      if (chunk[0] !== TLS_HANDSHAKE_RECORD && this.cfg.tls === 'permissive') {
+        conn.result = 'plaintext';
+        this.serve(raw, conn);
+        if (this.http) raw.resume();
         return;
       }
-      conn.result = 'plaintext';
-      this.serve(raw, conn);
-      if (this.http) raw.resume();
+      (this.muxTls && offersAlpn(chunk, MUX_ALPN) === true ? this.muxTls : this.tlsServer).emit('connection', raw);
     });
     raw.resume();
   }
@@ -190,7 +238,8 @@ export class InboundListener extends AcceptingListener<Conn> {
     conn.peer = decision.id.toString();
     conn.peerNotAfter = decision.leaf.notAfter;
     if (this.cfg.protocol === 'http') conn.xfcc = `By=${creds.spiffeId.toString()};Hash=${decision.leaf.sha256};URI=${conn.peer}`;
-    this.serve(s, conn);
+    if (s.alpnProtocol === MUX_ALPN && this.h2) this.serveMux(s, conn);
+    else this.serve(s, conn);
   }
 
   private refuse(conn: Conn, reason: Parameters<Metrics['handshakeRefused']>[1], detail: string): void {
@@ -232,6 +281,61 @@ export class InboundListener extends AcceptingListener<Conn> {
         return;
       }
       splice(s, upstream, () => {});
+    });
+  }
+
+  // ---- multiplexed tcp (net/mux.ts) ----
+
+  /** The carrier: its peer passed above; every CONNECT stream on it is a tcp connection to the app. */
+  private serveMux(s: TLSSocket, conn: Conn): void {
+    this.conns.set(s, conn);
+    this.tracker.add(s, conn.generation, conn.peerNotAfter);
+    s.on('close', () => this.tracker.delete(s));
+    let session: ServerHttp2Session | undefined;
+    const take = (x: ServerHttp2Session) => (session = x);
+    this.h2!.once('session', take);
+    this.h2!.emit('connection', s);
+    this.h2!.removeListener('session', take);
+    if (!session) {
+      s.destroy();
+      return;
+    }
+    const carrier = session;
+    this.muxSessions.set(carrier, conn);
+    carrier.on('error', (err: Error) => this.log.warn({ event: 'mux_error', direction: 'inbound', listener: this.name, peer: conn.peer, remote: conn.remote, error: err.message }, 'multiplexed connection from the peer failed'));
+    carrier.on('close', () => this.muxSessions.delete(carrier));
+    carrier.on('connect', () => carrier.setLocalWindowSize(MUX_CONNECTION_WINDOW));
+    carrier.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, conn));
+  }
+
+  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, carrier: Conn): void {
+    stream.on('error', noop);
+    if (headers[':method'] !== 'CONNECT') {
+      this.log.warn({ event: 'mux_error', direction: 'inbound', listener: this.name, peer: carrier.peer, remote: carrier.remote, error: `${headers[':method']} instead of CONNECT` }, 'refused a stream that is not a tcp connection');
+      stream.respond({ ':status': 405 }, { endStream: true });
+      return;
+    }
+    this.metrics.connectionOpened('inbound');
+    const conn: Conn = { ...carrier, started: this.g.clock(), result: 'ok', reason: undefined };
+    this.tracker.add(stream, conn.generation, conn.peerNotAfter);
+    let upstream: Socket | undefined;
+    stream.on('close', () => this.ended(stream, conn, upstream?.bytesWritten ?? 0, upstream?.bytesRead ?? 0));
+    const target = conn.target!;
+    this.app.connect(target.host, target.port, (err, app) => {
+      if (err || !app) {
+        conn.result = 'error';
+        conn.reason = 'upstream_connect';
+        this.log.warn({ event: 'upstream_error', direction: 'inbound', listener: this.name, upstream: formatHostPort(target), error: err?.message }, 'app unreachable: closing the connection');
+        if (!stream.destroyed) stream.respond({ ':status': 502 }, { endStream: true });
+        return;
+      }
+      if (stream.destroyed) {
+        app.destroy();
+        return;
+      }
+      upstream = app;
+      stream.respond({ ':status': 200 });
+      splice(stream, app, noop);
     });
   }
 }

@@ -13,7 +13,7 @@ import type { Direction, Metrics } from '../metrics.js';
 import type { MinTlsVersion } from '../tls/contexts.js';
 import { listenOn } from './listen.js';
 import { noop } from './noop.js';
-import { ConnTracker } from './tracker.js';
+import { ConnTracker, type Tracked } from './tracker.js';
 
 export interface ListenerGlobals {
   trustDomain: string;
@@ -119,7 +119,12 @@ export abstract class AcceptingListener<C extends AcceptedConn> {
   }
 
   private closed(s: Socket, conn: C): void {
-    this.metrics.connectionClosed(this.direction, s.bytesRead, s.bytesWritten);
+    this.ended(s, conn, s.bytesRead, s.bytesWritten);
+  }
+
+  /** A connection (a socket, or a stream of a multiplexed one) is gone: metrics, tracker, its access line. */
+  protected ended(s: Tracked, conn: C, rx: number, tx: number): void {
+    this.metrics.connectionClosed(this.direction, rx, tx);
     this.tracker.delete(s);
     if (!logsConnection(this.g.accessLog, conn.result) || !this.log.isLevelEnabled('info')) return;
     this.log.info({
@@ -132,8 +137,8 @@ export abstract class AcceptingListener<C extends AcceptedConn> {
       upstream: this.direction === 'outbound' && conn.target ? formatHostPort(conn.target) : undefined,
       result: conn.result,
       reason: conn.reason,
-      rx: s.bytesRead,
-      tx: s.bytesWritten,
+      rx,
+      tx,
       durationMs: this.g.clock() - conn.started,
     });
   }

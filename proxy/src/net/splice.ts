@@ -1,17 +1,15 @@
-// Carry bytes both ways between two sockets with Node's own pipe (backpressure
-// included), propagating half-close: a FIN from one end ends the other end's
-// writable side while the opposite direction stays open. Both sockets must be
-// created with allowHalfOpen.
-import type { Socket } from 'node:net';
+// Carry bytes both ways between two duplexes (sockets, or a socket and an
+// HTTP/2 stream of a multiplexed connection) with Node's own pipe
+// (backpressure included), propagating half-close: a FIN (END_STREAM) from one
+// end ends the other end's writable side while the opposite direction stays
+// open. Sockets must be created with allowHalfOpen.
+import type { Duplex } from 'node:stream';
 
 export interface SpliceResult {
-  /** Bytes read from `a` (and written to `b`). */
-  aToB: number;
-  bToA: number;
   error?: Error;
 }
 
-export function splice(a: Socket, b: Socket, done: (r: SpliceResult) => void): void {
+export function splice(a: Duplex, b: Duplex, done: (r: SpliceResult) => void): void {
   let closed = 0;
   let error: Error | undefined;
   const onError = (err: Error) => {
@@ -19,20 +17,21 @@ export function splice(a: Socket, b: Socket, done: (r: SpliceResult) => void): v
     a.destroy();
     b.destroy();
   };
-  // A clean close means both directions of that socket are done (pipe has
+  // A clean close means both directions of that end are done (pipe has
   // already ended the other one's writable side, which still flushes what it
-  // buffered); an abrupt one takes the other socket down with it.
-  const onClose = (hadError: boolean) => {
+  // buffered); anything else (an error, a reset stream, a local destroy)
+  // takes the other end down with it.
+  const onClose = function (this: Duplex, hadError?: boolean) {
     closed += 1;
-    if (hadError) {
+    if (hadError || !this.readableEnded || !this.writableFinished) {
       a.destroy();
       b.destroy();
     }
-    if (closed === 2) done({ aToB: a.bytesRead, bToA: b.bytesRead, error });
+    if (closed === 2) done({ error });
   };
   a.on('error', onError);
   b.on('error', onError);
-  // 'close' comes once per socket: on() spares the wrapper once() allocates,
+  // 'close' comes once per end: on() spares the wrapper once() allocates,
   // which would live as long as the connection.
   a.on('close', onClose);
   b.on('close', onClose);

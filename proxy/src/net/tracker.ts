@@ -2,6 +2,10 @@
 // SIGTERM drain and for recycling when a certificate they rely on rotates or
 // expires.
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/** A tracked connection: a socket, or a stream of a multiplexed connection (tcp only). */
+export type Tracked = Socket | Duplex;
 
 interface Entry {
   /** In-flight HTTP requests on this connection (tcp: undefined). */
@@ -23,14 +27,14 @@ export type RecycleCause = 'identity_rotated' | 'peer_expired';
 const FORCE_CLOSE_AFTER_END_MS = 5_000;
 
 export class ConnTracker {
-  private readonly conns = new Map<Socket, Entry>();
+  private readonly conns = new Map<Tracked, Entry>();
   private emptyWaiters: (() => void)[] = [];
 
   get size(): number {
     return this.conns.size;
   }
 
-  add(socket: Socket, generation: number, peerNotAfter?: number): void {
+  add(socket: Tracked, generation: number, peerNotAfter?: number): void {
     this.conns.set(socket, { generation, peerNotAfter });
   }
 
@@ -40,7 +44,7 @@ export class ConnTracker {
     if (e) e.peerNotAfter = peerNotAfter;
   }
 
-  delete(socket: Socket): void {
+  delete(socket: Tracked): void {
     if (!this.conns.delete(socket)) return;
     if (this.conns.size === 0) {
       const waiters = this.emptyWaiters;
@@ -84,7 +88,7 @@ export class ConnTracker {
     for (const [socket, e] of this.conns) {
       if (e.inflight === undefined || e.draining) continue;
       e.draining = true;
-      if (e.inflight === 0) socket.destroySoon();
+      if (e.inflight === 0) (socket as Socket).destroySoon();
     }
   }
 
@@ -110,7 +114,7 @@ export class ConnTracker {
       }
       e.closeNext = true;
       n += 1;
-      if (e.inflight === 0 && o.closeIdleHttp) socket.destroySoon();
+      if (e.inflight === 0 && o.closeIdleHttp) (socket as Socket).destroySoon();
     }
     return n;
   }
@@ -131,7 +135,7 @@ export class ConnTracker {
   }
 }
 
-function endThenDestroy(socket: Socket): void {
+function endThenDestroy(socket: Tracked): void {
   socket.end();
   const t = setTimeout(() => socket.destroy(), FORCE_CLOSE_AFTER_END_MS);
   t.unref();

@@ -164,6 +164,11 @@ export class MtlsDialer {
     return m.generation !== current || m.peerNotAfter <= now;
   }
 
+  /** The credentials generation new dials use (-1 before any). */
+  generationNow(): number {
+    return this.o.context()?.generation ?? -1;
+  }
+
   peerNotAfter(socket: TLSSocket): number | undefined {
     return this.meta.get(socket)?.peerNotAfter;
   }

@@ -9,12 +9,17 @@ import type { CredentialStore } from '../identity/credential-store.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { AcceptingListener, type ListenerGlobals } from '../net/accepting-listener.js';
+import { noop } from '../net/noop.js';
 import { splice } from '../net/splice.js';
 import { clientContext } from '../tls/contexts.js';
 import { compilePolicy } from '../tls/policy.js';
 import { MtlsDialer } from './dialer.js';
 import { OutboundHttp } from './http-serving.js';
 import { cidrMatcher } from './mesh-networks.js';
+import { MuxPool, type MuxCallback } from './mux-pool.js';
+
+/** A multiplexing carrier without streams for this long is closed. */
+const MUX_IDLE_MS = 30_000;
 
 interface Conn {
   started: number;
@@ -29,6 +34,8 @@ export class OutboundListener extends AcceptingListener<Conn> {
   readonly dialer: MtlsDialer;
   private readonly inMesh: (address: string) => boolean;
   private readonly http?: OutboundHttp;
+  /** tcp over one multiplexed mTLS connection per peer (net/mux.ts); undefined with `multiplex: false`. */
+  readonly mux?: MuxPool;
 
   constructor(
     private readonly cfg: OutboundConfig,
@@ -58,6 +65,8 @@ export class OutboundListener extends AcceptingListener<Conn> {
     this.inMesh = cfg.meshNetworks ? cidrMatcher(cfg.meshNetworks.map((c) => parseCidr(c)!)) : () => true;
     if (cfg.protocol === 'http') {
       this.http = new OutboundHttp({ cfg, listener: this.name, dialer: this.dialer, tracker: this.tracker, metrics, log, accessLog: g.accessLog, clock: g.clock, connOf: (s) => this.conns.get(s) });
+    } else if (cfg.multiplex !== false) {
+      this.mux = new MuxPool({ dialer: this.dialer, openTimeoutMs: g.handshakeTimeoutMs, idleMs: MUX_IDLE_MS, clock: g.clock, log, listener: this.name });
     }
   }
 
@@ -68,22 +77,25 @@ export class OutboundListener extends AcceptingListener<Conn> {
    */
   recycle(pick: (generation: number, peerNotAfter: number | undefined) => boolean, now: number): number {
     if (this.http) return this.http.dropStale(now);
+    this.mux?.retireStale(now);
     return this.recycleTracked(pick, false);
   }
 
-  /** Pooled peer connections closed instead of reused because they were stale. */
+  /** Pooled peer connections (and multiplexing carriers) closed instead of reused because they were stale. */
   get agentRecycled(): number {
-    return this.http?.recycled ?? 0;
+    return (this.http?.recycled ?? 0) + (this.mux?.recycled ?? 0);
   }
 
   /** Drop idle pooled keep-alive connections to peers (drain, identity rotation); busy ones finish first. */
   closeIdlePeers(): void {
     this.http?.closeIdle();
+    this.mux?.closeAll();
   }
 
   /** After the drain deadline: everything goes. */
   destroyPeers(): void {
     this.http?.destroy();
+    this.mux?.destroy();
   }
 
   protected newConn(): Conn {
@@ -114,13 +126,13 @@ export class OutboundListener extends AcceptingListener<Conn> {
     if (!conn.mesh) {
       conn.result = 'passthrough';
       const upstream = net.connect({ host: target.host, port: target.port, allowHalfOpen: true });
-      upstream.once('connect', () => splice(app, upstream, () => {}));
+      upstream.once('connect', () => splice(app, upstream, noop));
       upstream.once('error', (err: NodeJS.ErrnoException) => {
         if (upstream.connecting || !upstream.remoteAddress) this.upstreamFailed(conn, app, err);
       });
       return;
     }
-    this.dialer.dial({ host: target.host, port: target.port, servername: this.cfg.serverName }, (err, peer, decision) => {
+    const opened: MuxCallback = (err, peer) => {
       if (err || !peer) {
         const refused = err?.name === 'PeerRefusedError';
         conn.result = refused ? 'refused' : 'error';
@@ -130,15 +142,19 @@ export class OutboundListener extends AcceptingListener<Conn> {
         return;
       }
       conn.result = 'ok';
-      conn.peer = decision?.id.toString();
-      this.tracker.setPeer(app, decision?.leaf.notAfter);
-      peer.allowHalfOpen = true;
+      conn.peer = peer.decision.id.toString();
+      this.tracker.setPeer(app, peer.decision.leaf.notAfter);
+      const other = peer.stream ?? peer.socket;
+      if (peer.socket) peer.socket.allowHalfOpen = true;
       if (app.destroyed) {
-        peer.destroy();
+        other.destroy();
         return;
       }
-      splice(app, peer, () => {});
-    });
+      splice(app, other, noop);
+    };
+    const t = { host: target.host, port: target.port, servername: this.cfg.serverName };
+    if (this.mux) this.mux.open(t, opened);
+    else this.dialer.dial(t, (err, socket, decision) => opened(err, socket && { socket, decision: decision! }));
   }
 
   private upstreamFailed(conn: Conn, app: Socket, err: NodeJS.ErrnoException): void {

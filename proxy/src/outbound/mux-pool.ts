@@ -1,0 +1,224 @@
+// The outbound end of multiplexed tcp (net/mux.ts): one carrier (an mTLS
+// connection speaking HTTP/2) per peer address, a CONNECT stream on it per app
+// connection. The carrier's peer passed every check when it was dialed; it is
+// retired, so that new streams go to a fresh carrier, when our identity
+// rotates, when the peer's certificate expires, when the peer sends GOAWAY, or
+// after idleMs without streams. A peer that does not take the ALPN offer
+// gets raw mTLS connections, as before multiplexing.
+import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import type { TLSSocket } from 'node:tls';
+import type { PeerDecision } from '../identity/peer-check.js';
+import type { Logger } from '../log.js';
+import { MUX_ALPN, MUX_CONNECTION_WINDOW, MUX_SESSION_MEMORY_MB, MUX_SETTINGS } from '../net/mux.js';
+import { noop } from '../net/noop.js';
+import { UpstreamError } from '../tls/peer-refused.js';
+import type { DialTarget, MtlsDialer } from './dialer.js';
+
+/** A logical connection to the peer: a stream on a carrier, or a raw mTLS socket. */
+export type MuxConn = { stream: ClientHttp2Stream; socket?: undefined; decision: PeerDecision & { ok: true } } | { stream?: undefined; socket: TLSSocket; decision: PeerDecision & { ok: true } };
+
+export type MuxCallback = (err: Error | null, conn?: MuxConn) => void;
+
+interface Carrier {
+  key: string;
+  session: ClientHttp2Session;
+  socket: TLSSocket;
+  decision: PeerDecision & { ok: true };
+  streams: number;
+  retired: boolean;
+}
+
+export interface MuxPoolOptions {
+  dialer: MtlsDialer;
+  /** How long a stream may wait for the peer's answer (the peer connecting to its app). */
+  openTimeoutMs: number;
+  /** A carrier without streams for this long is closed. */
+  idleMs: number;
+  clock: () => number;
+  log: Logger;
+  listener: string;
+}
+
+const HTTP2_REFUSED_STREAM = 7;
+const MUX_OFFER = [MUX_ALPN, 'http/1.1'];
+
+export class MuxPool {
+  private readonly carriers = new Map<string, Carrier>();
+  private readonly dialing = new Map<string, MuxCallback[]>();
+  /** Peers that did not take the ALPN offer, by the credentials generation that found out. */
+  private readonly rawPeers = new Map<string, number>();
+  private generation = -1;
+  /** Carriers retired because they were stale (our identity rotated, the peer's certificate expired). */
+  recycled = 0;
+
+  constructor(private readonly o: MuxPoolOptions) {}
+
+  get size(): number {
+    return this.carriers.size;
+  }
+
+  open(t: DialTarget, cb: MuxCallback, retried = false): void {
+    const key = `${t.host}:${t.port}/${t.servername ?? ''}`;
+    const generation = this.o.dialer.generationNow();
+    if (generation !== this.generation) {
+      this.generation = generation;
+      this.rawPeers.clear();
+    }
+    if (this.rawPeers.has(key)) {
+      this.o.dialer.dial(t, (err, socket, decision) => (err || !socket ? cb(err) : cb(null, { socket, decision: decision! })));
+      return;
+    }
+    const carrier = this.carriers.get(key);
+    if (carrier && this.usable(carrier)) {
+      this.stream(carrier, t, cb, retried);
+      return;
+    }
+    const waiting = this.dialing.get(key);
+    if (waiting) {
+      waiting.push(cb);
+      return;
+    }
+    const waiters: MuxCallback[] = [cb];
+    this.dialing.set(key, waiters);
+    // http/1.1 as well, because a Node TLS server with an ALPN list of its
+    // own (a tlsmesh http listener) answers an offer it has nothing of with a
+    // fatal alert; a server without a list ignores the offer.
+    this.o.dialer.dial({ ...t, alpn: MUX_OFFER }, (err, socket, decision) => {
+      this.dialing.delete(key);
+      if (err && /no application protocol/i.test(err.message)) {
+        // A TLS server with an ALPN list of its own that does not have ours: no multiplexing there.
+        this.rawPeers.set(key, generation);
+        for (const w of waiters) this.open(t, w, retried);
+        return;
+      }
+      if (err || !socket) {
+        for (const w of waiters) w(err);
+        return;
+      }
+      if (socket.alpnProtocol !== MUX_ALPN) {
+        this.rawPeers.set(key, generation);
+        waiters[0]!(null, { socket, decision: decision! });
+        for (const w of waiters.slice(1)) this.open(t, w, retried);
+        return;
+      }
+      const c = this.carrier(key, socket, decision!);
+      for (const w of waiters) this.stream(c, t, w, retried);
+    });
+  }
+
+  /** Retire carriers a rotated identity or an expired peer certificate no longer covers; their streams finish first. */
+  retireStale(now: number): number {
+    let n = 0;
+    for (const c of this.carriers.values()) {
+      if (!this.o.dialer.isStale(c.socket, now)) continue;
+      this.retire(c);
+      n += 1;
+    }
+    this.recycled += n;
+    return n;
+  }
+
+  /** Drain: no new streams on any carrier; each closes once its streams are done. */
+  closeAll(): void {
+    for (const c of this.carriers.values()) this.retire(c);
+  }
+
+  destroy(): void {
+    for (const c of this.carriers.values()) c.session.destroy();
+    this.carriers.clear();
+  }
+
+  private usable(c: Carrier): boolean {
+    if (c.retired || c.session.closed || c.session.destroyed) return false;
+    if (!this.o.dialer.isStale(c.socket, this.o.clock())) return true;
+    this.recycled += 1;
+    this.retire(c);
+    return false;
+  }
+
+  private carrier(key: string, socket: TLSSocket, decision: PeerDecision & { ok: true }): Carrier {
+    // The carrier lives as long as it has streams; half-open would only keep a dead one around.
+    socket.allowHalfOpen = false;
+    const session = http2.connect(`http://${key.slice(0, key.lastIndexOf('/'))}`, {
+      createConnection: () => socket,
+      settings: MUX_SETTINGS,
+      maxSessionMemory: MUX_SESSION_MEMORY_MB,
+      peerMaxConcurrentStreams: MUX_SETTINGS.maxConcurrentStreams,
+    });
+    const c: Carrier = { key, session, socket, decision, streams: 0, retired: false };
+    this.carriers.set(key, c);
+    session.on('connect', () => session.setLocalWindowSize(MUX_CONNECTION_WINDOW));
+    session.on('error', (err: Error) => this.o.log.warn({ event: 'mux_error', direction: 'outbound', listener: this.o.listener, upstream: key, error: err.message }, 'multiplexed connection to the peer failed'));
+    session.on('goaway', () => this.retire(c));
+    session.on('close', () => {
+      if (this.carriers.get(key) === c) this.carriers.delete(key);
+    });
+    session.setTimeout(this.o.idleMs, () => {
+      if (c.streams === 0) this.retire(c);
+    });
+    return c;
+  }
+
+  private retire(c: Carrier): void {
+    if (this.carriers.get(c.key) === c) this.carriers.delete(c.key);
+    if (c.retired) return;
+    c.retired = true;
+    if (!c.session.closed && !c.session.destroyed) c.session.close();
+  }
+
+  /** A CONNECT stream; the app's bytes flow only after the peer answered 200 (it reached its app). */
+  private stream(c: Carrier, t: DialTarget, cb: MuxCallback, retried: boolean): void {
+    let stream: ClientHttp2Stream;
+    try {
+      stream = c.session.request({ ':method': 'CONNECT', ':authority': `${t.host}:${t.port}` }, { endStream: false });
+    } catch (err) {
+      // The session closed between the check and the request (e.g. a GOAWAY just arrived).
+      this.retire(c);
+      if (retried) cb(new UpstreamError('reset', `multiplexed connection to ${c.key} closed`, { cause: err }));
+      else this.open(t, cb, true);
+      return;
+    }
+    c.streams += 1;
+    stream.on('close', () => {
+      c.streams -= 1;
+    });
+    let answered = false;
+    const timer = setTimeout(() => fail(new UpstreamError('timeout', `the peer at ${c.key} did not answer within ${this.o.openTimeoutMs} ms`)), this.o.openTimeoutMs);
+    const fail = (err: Error) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      stream.removeListener('error', onError);
+      stream.on('error', noop);
+      stream.destroy();
+      cb(err);
+    };
+    const onError = (err: Error) => {
+      // Refused before the peer saw it (GOAWAY, REFUSED_STREAM): nothing was sent, so one retry on a fresh carrier is safe.
+      if (!answered && !retried && (stream.rstCode === HTTP2_REFUSED_STREAM || c.retired || c.session.closed)) {
+        answered = true;
+        clearTimeout(timer);
+        this.retire(c);
+        this.open(t, cb, true);
+        return;
+      }
+      fail(new UpstreamError('reset', `stream to ${c.key}: ${err.message}`, { cause: err }));
+    };
+    stream.on('error', onError);
+    stream.once('close', () => {
+      if (!answered) onError(new Error(`closed before an answer (code ${stream.rstCode ?? 0})`));
+    });
+    stream.once('response', (headers) => {
+      if (answered) return;
+      const status = Number(headers[':status']);
+      if (status !== 200) {
+        fail(new UpstreamError('connect', `the peer at ${c.key} could not reach its app (${status})`));
+        return;
+      }
+      answered = true;
+      clearTimeout(timer);
+      stream.removeListener('error', onError);
+      cb(null, { stream, decision: c.decision });
+    });
+  }
+}

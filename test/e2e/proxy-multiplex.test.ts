@@ -1,0 +1,202 @@
+// Multiplexed tcp between two real sidecars (docs/multiplexing.md): every tcp
+// connection to a peer rides one mTLS connection as an HTTP/2 CONNECT stream,
+// offered by ALPN. Clients that do not offer it (openssl, Node's tls with
+// other ALPN ids) still get raw TLS; rotation on either side moves new
+// connections to a fresh mTLS connection without failing the open ones.
+import http2 from 'node:http2';
+import net from 'node:net';
+import tls from 'node:tls';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ca, identity, tempDir, writeSecret, type TestCa } from '../support/pki.js';
+import { metric, startSidecar, tcpEcho, type SidecarHandle, type TcpEcho } from '../support/mesh.js';
+import { eventually, freePorts, killAll, startProcess } from '../support/processes.js';
+
+const TD = 'cluster.local';
+const FRONTEND = `spiffe://${TD}/ns/default/sa/frontend`;
+const BACKEND = `spiffe://${TD}/ns/default/sa/backend`;
+const MUX = 'tlsmesh-mux/1';
+
+const tmp = tempDir();
+let root: TestCa;
+let echo: TcpEcho;
+let front: SidecarHandle;
+let back: SidecarHandle;
+let frontFiles: { cert: string; key: string; ca: string };
+let p: Record<'outMux' | 'outRaw' | 'outDead' | 'inTcp' | 'inDead' | 'adminFront' | 'adminBack', number>;
+
+beforeAll(async () => {
+  root = await ca({ trustDomain: TD });
+  frontFiles = (await identity(root, FRONTEND)).files;
+  await writeSecret(join(tmp.dir, 'front'), frontFiles);
+  await writeSecret(join(tmp.dir, 'back'), (await identity(root, BACKEND)).files);
+  echo = await tcpEcho();
+  const [outMux, outRaw, outDead, inTcp, inDead, adminFront, adminBack, closed] = await freePorts(8);
+  p = { outMux: outMux!, outRaw: outRaw!, outDead: outDead!, inTcp: inTcp!, inDead: inDead!, adminFront: adminFront!, adminBack: adminBack! };
+  [back, front] = await Promise.all([
+    startSidecar(tmp.dir, 'back', {
+      trustDomain: TD,
+      identity: { dir: join(tmp.dir, 'back'), pollSeconds: 1 },
+      admin: { listen: `127.0.0.1:${p.adminBack}` },
+      inbound: [
+        { listen: `127.0.0.1:${p.inTcp}`, forward: `127.0.0.1:${echo.port}`, allow: [FRONTEND] },
+        // Nothing listens on `closed`: the app is down.
+        { listen: `127.0.0.1:${p.inDead}`, forward: `127.0.0.1:${closed}`, allow: [FRONTEND] },
+      ],
+    }),
+    startSidecar(tmp.dir, 'front', {
+      trustDomain: TD,
+      identity: { dir: join(tmp.dir, 'front'), pollSeconds: 1 },
+      admin: { listen: `127.0.0.1:${p.adminFront}` },
+      outbound: [
+        { listen: `127.0.0.1:${p.outMux}`, connect: `127.0.0.1:${p.inTcp}`, expect: [BACKEND] },
+        { listen: `127.0.0.1:${p.outRaw}`, connect: `127.0.0.1:${p.inTcp}`, expect: [BACKEND], multiplex: false },
+        { listen: `127.0.0.1:${p.outDead}`, connect: `127.0.0.1:${p.inDead}`, expect: [BACKEND] },
+      ],
+    }),
+  ]);
+});
+
+afterAll(async () => {
+  await killAll();
+  await echo?.close();
+  tmp.cleanup();
+});
+
+const inboundHandshakes = async () => metric(await back.metrics(), 'tlsmesh_handshakes_total', { direction: 'inbound', result: 'ok', reason: '' }) ?? -1;
+const activeIn = async () => metric(await back.metrics(), 'tlsmesh_connections_active', { direction: 'inbound' }) ?? -1;
+
+/** A client connection through the front sidecar that collects what comes back. */
+async function open(port: number): Promise<{ socket: net.Socket; got: () => string; ended: Promise<void> }> {
+  const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+  let data = '';
+  socket.on('data', (d: Buffer) => (data += d.toString('latin1')));
+  const ended = new Promise<void>((r) => socket.once('close', () => r()));
+  await new Promise((r, j) => socket.once('connect', r).once('error', j));
+  return { socket, got: () => data, ended };
+}
+
+/** Write `text`, FIN, and wait for the echo and the app's `<n>:eof` (half-close crossed both sidecars). */
+async function roundTrip(port: number, text: string): Promise<string> {
+  const c = await open(port);
+  c.socket.end(text);
+  await c.ended;
+  return c.got();
+}
+
+describe('tcp connections to one peer', () => {
+  it('ride one mTLS connection, each with its bytes and half-close intact', async () => {
+    const before = await inboundHandshakes();
+    const texts = Array.from({ length: 24 }, (_, i) => `conn-${i};`.repeat(1 + i * 500));
+    const answers = await Promise.all(texts.map((t) => roundTrip(p.outMux, t)));
+    answers.forEach((a, i) => expect(a).toBe(`${texts[i]}${texts[i]!.length}:eof`));
+    // 24 connections, one handshake between the sidecars (the first; later ones reuse it).
+    expect((await inboundHandshakes()) - before).toBeLessThanOrEqual(1);
+    expect(metric(await back.metrics(), 'tlsmesh_connections_total', { direction: 'inbound' })).toBeGreaterThanOrEqual(24);
+  });
+
+  it('without multiplex, each connection is its own mTLS connection', async () => {
+    const before = await inboundHandshakes();
+    for (let i = 0; i < 3; i++) expect(await roundTrip(p.outRaw, 'raw;')).toBe('raw;4:eof');
+    expect((await inboundHandshakes()) - before).toBe(3);
+  });
+
+  it('counts open streams as active connections and returns to the carrier alone', async () => {
+    await roundTrip(p.outMux, 'warm;');
+    const idle = await eventually(async () => {
+      const v = await activeIn();
+      return v >= 1 ? v : undefined;
+    }, 'the carrier counted');
+    const conns = await Promise.all([open(p.outMux), open(p.outMux), open(p.outMux)]);
+    for (const c of conns) c.socket.write('x');
+    await eventually(() => conns.every((c) => c.got() === 'x'), 'three echoes');
+    expect(await activeIn()).toBe(idle + 3);
+    for (const c of conns) c.socket.destroy();
+    await eventually(async () => (await activeIn()) === idle, 'back to the carrier alone');
+  });
+
+  it('closes the client connection when the peer cannot reach its app, and the carrier keeps serving', async () => {
+    const c = await open(p.outDead);
+    c.socket.write('anyone?');
+    await c.ended;
+    expect(c.got()).toBe('');
+    expect(await roundTrip(p.outMux, 'still;')).toBe('still;6:eof');
+  });
+});
+
+describe('the inbound listener', () => {
+  it('gives raw TLS to clients that do not offer tlsmesh-mux/1 (openssl, other ALPN ids)', async () => {
+    const dir = join(tmp.dir, 'front');
+    const client = startProcess('openssl', ['s_client', '-quiet', '-connect', `127.0.0.1:${p.inTcp}`, '-CAfile', `${dir}/ca.crt`, '-cert', `${dir}/tls.crt`, '-key', `${dir}/tls.key`]);
+    client.child.stdin?.write('ping-from-openssl\n');
+    await eventually(() => client.stdout().includes('ping-from-openssl'), 'the echo through the inbound listener');
+    client.kill();
+
+    const s = tls.connect({ host: '127.0.0.1', port: p.inTcp, ca: frontFiles.ca, cert: frontFiles.cert, key: frontFiles.key, ALPNProtocols: ['h2', 'http/1.1'], checkServerIdentity: () => undefined });
+    await new Promise((r, j) => s.once('secureConnect', r).once('error', j));
+    expect(s.alpnProtocol).toBe(false);
+    let data = '';
+    s.on('data', (d: Buffer) => (data += d.toString()));
+    s.write('h2-offered;');
+    await eventually(() => data === 'h2-offered;', 'the raw echo');
+    s.destroy();
+  });
+
+  it('answers a stream that is not CONNECT with 405, and CONNECT streams on the same connection still work', async () => {
+    // http2.connect offers h2 whatever ALPNProtocols says: the socket is made here.
+    const socket = tls.connect({ host: '127.0.0.1', port: p.inTcp, ca: frontFiles.ca, cert: frontFiles.cert, key: frontFiles.key, ALPNProtocols: [MUX], checkServerIdentity: () => undefined });
+    const session = http2.connect(`https://127.0.0.1:${p.inTcp}`, { createConnection: () => socket });
+    try {
+      const get = session.request({ ':method': 'GET', ':path': '/' });
+      const [getHeaders] = await Promise.all([new Promise<http2.IncomingHttpHeaders>((r) => get.once('response', r)), new Promise((r) => get.once('close', r)), get.resume()]);
+      expect(getHeaders[':status']).toBe(405);
+      const tunnel = session.request({ ':method': 'CONNECT', ':authority': `127.0.0.1:${echo.port}` });
+      const headers = await new Promise<http2.IncomingHttpHeaders>((r) => tunnel.once('response', r));
+      expect(headers[':status']).toBe(200);
+      let data = '';
+      tunnel.on('data', (d: Buffer) => (data += d.toString()));
+      tunnel.end('over-h2;');
+      await new Promise((r) => tunnel.once('end', r));
+      expect(data).toBe('over-h2;8:eof');
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it('refuses a mux client whose SPIFFE ID is not allowed, before any stream', async () => {
+    const intruder = (await identity(root, `spiffe://${TD}/ns/default/sa/intruder`)).files;
+    const s = tls.connect({ host: '127.0.0.1', port: p.inTcp, ca: intruder.ca, cert: intruder.cert, key: intruder.key, ALPNProtocols: [MUX], checkServerIdentity: () => undefined });
+    const closed = new Promise((r) => s.once('close', r));
+    s.on('error', () => {});
+    await closed;
+    const denied = metric(await back.metrics(), 'tlsmesh_handshakes_total', { direction: 'inbound', result: 'error', reason: 'identity_denied' });
+    expect(denied).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('rotation', () => {
+  it('moves new connections to a fresh mTLS connection when either side rotates; open ones keep going', async () => {
+    const long = await open(p.outMux);
+    long.socket.write('before;');
+    await eventually(() => long.got() === 'before;', 'the long-lived echo');
+    for (const side of ['front', 'back'] as const) {
+      const reloads = async () => metric(await (side === 'front' ? front : back).metrics(), 'tlsmesh_identity_reloads_total', { result: 'ok' }) ?? -1;
+      const r0 = await reloads();
+      const files = (await identity(root, side === 'front' ? FRONTEND : BACKEND)).files;
+      if (side === 'front') frontFiles = files;
+      await writeSecret(join(tmp.dir, side), files);
+      await eventually(async () => (await reloads()) > r0, `${side} reloaded`);
+      const before = await inboundHandshakes();
+      // The first connection after the swap already works (a stream refused by GOAWAY is retried on a fresh connection)...
+      const text = `after-${side};`;
+      expect(await roundTrip(p.outMux, text)).toBe(`${text}${text.length}:eof`);
+      // ...and went over a new mTLS connection, made with the new certificate.
+      expect(await inboundHandshakes()).toBeGreaterThan(before);
+      long.socket.write(`${side};`);
+      await eventually(() => long.got().endsWith(`${side};`), `the long-lived connection still echoes after the ${side} rotation`);
+    }
+    long.socket.end();
+    await long.ended;
+    expect(long.got()).toBe(`before;front;back;${'before;front;back;'.length}:eof`);
+  });
+});
