@@ -200,3 +200,52 @@ describe('rotation', () => {
     expect(long.got()).toBe(`before;front;back;${'before;front;back;'.length}:eof`);
   });
 });
+
+describe('a peer that stops answering', () => {
+  it('is found out by PING and dialled afresh, instead of holding every new connection', async () => {
+    // A TCP relay in front of the back sidecar stands for the network: told
+    // to go silent, it stops carrying bytes on a connection without closing
+    // it, as when the peer's node dies (no answers, no PING acks, no FIN).
+    const relayed: { client: net.Socket; peer: net.Socket }[] = [];
+    const relay = net.createServer((client) => {
+      const peer = net.connect({ host: '127.0.0.1', port: p.inTcp });
+      client.pipe(peer).pipe(client);
+      client.on('error', () => peer.destroy());
+      peer.on('error', () => client.destroy());
+      relayed.push({ client, peer });
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    const [outPort, admin] = await freePorts(2);
+    const side = await startSidecar(tmp.dir, 'front-dead', {
+      trustDomain: TD,
+      handshakeTimeoutSeconds: 1,
+      identity: { dir: join(tmp.dir, 'front') },
+      admin: { listen: `127.0.0.1:${admin}` },
+      outbound: [{ listen: `127.0.0.1:${outPort}`, connect: `127.0.0.1:${(relay.address() as net.AddressInfo).port}`, expect: [BACKEND] }],
+    });
+    try {
+      expect(await roundTrip(outPort!, 'alive;')).toBe('alive;6:eof');
+      expect(relayed).toHaveLength(1);
+      const { client, peer } = relayed[0]!;
+      client.unpipe(peer);
+      peer.unpipe(client);
+      client.pause();
+      peer.pause();
+      // The next connection waits for an answer that never comes and is closed after handshakeTimeoutSeconds...
+      const c = await open(outPort!);
+      c.socket.write('anyone?');
+      await c.ended;
+      expect(c.got()).toBe('');
+      // ...and the PING that follows goes unanswered, so the carrier is dropped: the next one is a fresh connection.
+      await eventually(() => side.proc.stdout().includes('no answer to PING'), 'the dead carrier found out');
+      expect(await roundTrip(outPort!, 'again;')).toBe('again;6:eof');
+      expect(relayed).toHaveLength(2);
+    } finally {
+      for (const r of relayed) {
+        r.client.destroy();
+        r.peer.destroy();
+      }
+      relay.close();
+    }
+  });
+});

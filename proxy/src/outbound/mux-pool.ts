@@ -26,6 +26,8 @@ interface Carrier {
   decision: PeerDecision & { ok: true };
   streams: number;
   retired: boolean;
+  /** A PING is out to find out whether the peer is still there. */
+  probing: boolean;
 }
 
 export interface MuxPoolOptions {
@@ -41,6 +43,8 @@ export interface MuxPoolOptions {
 
 const HTTP2_REFUSED_STREAM = 7;
 const MUX_OFFER = [MUX_ALPN, 'http/1.1'];
+const PING_TIMEOUT_MS = 5_000;
+const KEEPALIVE_MS = 60_000;
 
 export class MuxPool {
   private readonly carriers = new Map<string, Carrier>();
@@ -145,7 +149,9 @@ export class MuxPool {
       maxSessionMemory: MUX_SESSION_MEMORY_MB,
       peerMaxConcurrentStreams: MUX_SETTINGS.maxConcurrentStreams,
     });
-    const c: Carrier = { key, session, socket, decision, streams: 0, retired: false };
+    const c: Carrier = { key, session, socket, decision, streams: 0, retired: false, probing: false };
+    // Long-lived streams on a quiet carrier: let TCP notice a peer that vanished.
+    socket.setKeepAlive(true, KEEPALIVE_MS);
     this.carriers.set(key, c);
     session.on('connect', () => session.setLocalWindowSize(MUX_CONNECTION_WINDOW));
     session.on('error', (err: Error) => this.o.log.warn({ event: 'mux_error', direction: 'outbound', listener: this.o.listener, upstream: key, error: err.message }, 'multiplexed connection to the peer failed'));
@@ -157,6 +163,32 @@ export class MuxPool {
       if (c.streams === 0) this.retire(c);
     });
     return c;
+  }
+
+  /**
+   * A stream got no answer in time: its app may just be slow to accept, or
+   * the peer may be gone without a FIN (its node died). A PING tells them
+   * apart; a carrier that does not answer it is destroyed, so that the next
+   * connection dials afresh instead of waiting on it too.
+   */
+  private probe(c: Carrier): void {
+    if (c.probing || c.session.closed || c.session.destroyed) return;
+    c.probing = true;
+    const dead = () => {
+      this.o.log.warn({ event: 'mux_error', direction: 'outbound', listener: this.o.listener, upstream: c.key, error: 'no answer to PING' }, 'multiplexed connection to the peer is dead: closing it');
+      this.retire(c);
+      c.session.destroy();
+    };
+    const timer = setTimeout(dead, Math.min(PING_TIMEOUT_MS, this.o.openTimeoutMs));
+    const sent = c.session.ping((err) => {
+      clearTimeout(timer);
+      c.probing = false;
+      if (err && !c.session.destroyed) dead();
+    });
+    if (!sent) {
+      clearTimeout(timer);
+      dead();
+    }
   }
 
   private retire(c: Carrier): void {
@@ -183,7 +215,10 @@ export class MuxPool {
       c.streams -= 1;
     });
     let answered = false;
-    const timer = setTimeout(() => fail(new UpstreamError('timeout', `the peer at ${c.key} did not answer within ${this.o.openTimeoutMs} ms`)), this.o.openTimeoutMs);
+    const timer = setTimeout(() => {
+      fail(new UpstreamError('timeout', `the peer at ${c.key} did not answer within ${this.o.openTimeoutMs} ms`));
+      this.probe(c);
+    }, this.o.openTimeoutMs);
     const fail = (err: Error) => {
       if (answered) return;
       answered = true;
