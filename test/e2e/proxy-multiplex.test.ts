@@ -249,3 +249,43 @@ describe('a peer that stops answering', () => {
     }
   });
 });
+
+describe('SIGTERM on the inbound side', () => {
+  it('sends GOAWAY: open streams carry on until they end, new connections are refused, then it exits 0', async () => {
+    const [outPort, inPort, adminIn, adminOut] = await freePorts(4);
+    const inSide = await startSidecar(tmp.dir, 'back-drain', {
+      trustDomain: TD,
+      drainSeconds: 30,
+      identity: { dir: join(tmp.dir, 'back') },
+      admin: { listen: `127.0.0.1:${adminIn}` },
+      inbound: [{ listen: `127.0.0.1:${inPort}`, forward: `127.0.0.1:${echo.port}`, allow: [FRONTEND] }],
+    });
+    await startSidecar(tmp.dir, 'front-drain', {
+      trustDomain: TD,
+      identity: { dir: join(tmp.dir, 'front') },
+      admin: { listen: `127.0.0.1:${adminOut}` },
+      outbound: [{ listen: `127.0.0.1:${outPort}`, connect: `127.0.0.1:${inPort}`, expect: [BACKEND] }],
+    });
+    const c = await open(outPort!);
+    c.socket.write('one;');
+    await eventually(() => c.got() === 'one;', 'the first echo');
+
+    inSide.proc.kill('SIGTERM');
+    await eventually(() => inSide.proc.stdout().includes('"event":"draining"'), 'the inbound side draining');
+    // The open stream still carries bytes both ways...
+    c.socket.write('two;');
+    await eventually(() => c.got() === 'one;two;', 'the echo during the drain');
+    // ...while a new connection finds the door closed.
+    const refused = await open(outPort!);
+    refused.socket.write('late;');
+    await refused.ended;
+    expect(refused.got()).toBe('');
+    expect(inSide.proc.child.exitCode).toBeNull();
+    // Its last stream ended, the inbound side is done well before drainSeconds.
+    c.socket.end();
+    await c.ended;
+    expect(c.got()).toBe('one;two;8:eof');
+    expect(await inSide.proc.exited).toBe(0);
+    expect(inSide.proc.stdout()).toContain('"clean":true');
+  });
+});
