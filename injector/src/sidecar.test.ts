@@ -103,6 +103,20 @@ describe('injectPod', () => {
     expect(proxyConfigOf(injectPod(pod(), quiet).pod).accessLog).toBe('off');
   });
 
+  it('multiplexing: the proxy default (on) unless tlsmesh.io/multiplex is "false"', () => {
+    // Absent: the proxy's default, on (the golden files have no such line).
+    const on = proxyConfigOf(injectPod(pod(), ctx).pod);
+    expect(on.inbound[0]!.multiplex).toBeUndefined();
+    expect(on.outbound[0]!.multiplex).toBeUndefined();
+    const off = proxyConfigOf(injectPod(pod({ annotations: { 'tlsmesh.io/multiplex': 'false' } }), ctx).pod);
+    expect(off.inbound[0]!.multiplex).toBe(false);
+    expect(off.outbound[0]!.multiplex).toBe(false);
+    // An http inbound listener has no such field: the annotation leaves it alone.
+    const http = proxyConfigOf(injectPod(pod({ annotations: { 'tlsmesh.io/multiplex': 'false', 'tlsmesh.io/inbound-protocol': 'http' } }), ctx).pod);
+    expect(http.inbound[0]!.multiplex).toBeUndefined();
+    expect(http.outbound[0]!.multiplex).toBe(false);
+  });
+
   it('annotations override config: resources, image, allow, pins, ports', () => {
     const { pod: out } = injectPod(
       pod({

@@ -76,6 +76,7 @@ export function injectPod(input: PodLike, ctx: InjectContext): Injected {
       ...((o.pins ?? cfg.inbound.pins) ? { pins: o.pins ?? cfg.inbound.pins } : {}),
     },
     outbound: { protocol: cfg.outbound.protocol, ...((o.meshNetworks ?? cfg.outbound.meshNetworks) ? { meshNetworks: o.meshNetworks ?? cfg.outbound.meshNetworks } : {}) },
+    ...(o.multiplex !== undefined ? { multiplex: o.multiplex } : {}),
   });
 
   const init = initContainer(s) as Container;
