@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ca, identity, tempDir, writeSecret, type TestCa } from '../support/pki.js';
 import { metric, startSidecar, tcpEcho, type SidecarHandle, type TcpEcho } from '../support/mesh.js';
-import { eventually, freePorts, killAll, startProcess } from '../support/processes.js';
+import { eventually, freePorts, killAll } from '../support/processes.js';
 
 const TD = 'cluster.local';
 const FRONTEND = `spiffe://${TD}/ns/default/sa/frontend`;
@@ -125,13 +125,8 @@ describe('tcp connections to one peer', () => {
 });
 
 describe('the inbound listener', () => {
-  it('gives raw TLS to clients that do not offer tlsmesh-mux/1 (openssl, other ALPN ids)', async () => {
-    const dir = join(tmp.dir, 'front');
-    const client = startProcess('openssl', ['s_client', '-quiet', '-connect', `127.0.0.1:${p.inTcp}`, '-CAfile', `${dir}/ca.crt`, '-cert', `${dir}/tls.crt`, '-key', `${dir}/tls.key`]);
-    client.child.stdin?.write('ping-from-openssl\n');
-    await eventually(() => client.stdout().includes('ping-from-openssl'), 'the echo through the inbound listener');
-    client.kill();
-
+  // openssl s_client, which offers no ALPN, is in proxy-pair.test.ts (same default listener).
+  it('gives raw TLS to clients that offer other ALPN ids', async () => {
     const s = tls.connect({ host: '127.0.0.1', port: p.inTcp, ca: frontFiles.ca, cert: frontFiles.cert, key: frontFiles.key, ALPNProtocols: ['h2', 'http/1.1'], checkServerIdentity: () => undefined });
     await new Promise((r, j) => s.once('secureConnect', r).once('error', j));
     expect(s.alpnProtocol).toBe(false);

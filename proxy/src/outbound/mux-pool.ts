@@ -7,6 +7,7 @@
 // gets raw mTLS connections, as before multiplexing.
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
+import { formatHostPort } from '../config/index.js';
 import type { PeerDecision } from '../identity/peer-check.js';
 import type { Logger } from '../log.js';
 import { MUX_ALPN, MUX_CONNECTION_WINDOW, MUX_SESSION_MEMORY_MB, MUX_SETTINGS } from '../net/mux.js';
@@ -57,10 +58,6 @@ export class MuxPool {
 
   constructor(private readonly o: MuxPoolOptions) {}
 
-  get size(): number {
-    return this.carriers.size;
-  }
-
   open(t: DialTarget, cb: MuxCallback, retried = false): void {
     const key = `${t.host}:${t.port}/${t.servername ?? ''}`;
     const generation = this.o.dialer.generationNow();
@@ -105,7 +102,7 @@ export class MuxPool {
         for (const w of waiters.slice(1)) this.open(t, w, retried);
         return;
       }
-      const c = this.carrier(key, socket, decision!);
+      const c = this.carrier(key, formatHostPort(t), socket, decision!);
       for (const w of waiters) this.stream(c, t, w, retried);
     });
   }
@@ -140,10 +137,10 @@ export class MuxPool {
     return false;
   }
 
-  private carrier(key: string, socket: TLSSocket, decision: PeerDecision & { ok: true }): Carrier {
+  private carrier(key: string, authority: string, socket: TLSSocket, decision: PeerDecision & { ok: true }): Carrier {
     // The carrier lives as long as it has streams; half-open would only keep a dead one around.
     socket.allowHalfOpen = false;
-    const session = http2.connect(`http://${key.slice(0, key.lastIndexOf('/'))}`, {
+    const session = http2.connect(`http://${authority}`, {
       createConnection: () => socket,
       settings: MUX_SETTINGS,
       maxSessionMemory: MUX_SESSION_MEMORY_MB,
@@ -202,7 +199,7 @@ export class MuxPool {
   private stream(c: Carrier, t: DialTarget, cb: MuxCallback, retried: boolean): void {
     let stream: ClientHttp2Stream;
     try {
-      stream = c.session.request({ ':method': 'CONNECT', ':authority': `${t.host}:${t.port}` }, { endStream: false });
+      stream = c.session.request({ ':method': 'CONNECT', ':authority': formatHostPort(t) }, { endStream: false });
     } catch (err) {
       // The session closed between the check and the request (e.g. a GOAWAY just arrived).
       this.retire(c);
