@@ -137,6 +137,32 @@ describe('the inbound listener', () => {
     s.destroy();
   });
 
+  it('takes the offer from a ClientHello that arrives in two TCP segments', async () => {
+    // Large key shares (post-quantum hybrids) can split a ClientHello; a relay splits this one on purpose.
+    const relay = net.createServer((client) => {
+      const peer = net.connect({ host: '127.0.0.1', port: p.inTcp });
+      peer.setNoDelay(true);
+      client.once('data', (hello: Buffer) => {
+        peer.write(hello.subarray(0, 40));
+        setTimeout(() => {
+          peer.write(hello.subarray(40));
+          client.pipe(peer).pipe(client);
+        }, 100);
+      });
+      client.on('error', () => peer.destroy());
+      peer.on('error', () => client.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    try {
+      const s = tls.connect({ host: '127.0.0.1', port: (relay.address() as net.AddressInfo).port, ca: frontFiles.ca, cert: frontFiles.cert, key: frontFiles.key, ALPNProtocols: [MUX], checkServerIdentity: () => undefined });
+      await new Promise((r, j) => s.once('secureConnect', r).once('error', j));
+      expect(s.alpnProtocol).toBe(MUX);
+      s.destroy();
+    } finally {
+      relay.close();
+    }
+  });
+
   it('answers a stream that is not CONNECT with 405, and CONNECT streams on the same connection still work', async () => {
     // http2.connect offers h2 whatever ALPNProtocols says: the socket is made here.
     const socket = tls.connect({ host: '127.0.0.1', port: p.inTcp, ca: frontFiles.ca, cert: frontFiles.cert, key: frontFiles.key, ALPNProtocols: [MUX], checkServerIdentity: () => undefined });

@@ -13,10 +13,10 @@ import { checkPeer, type PeerPolicy } from '../identity/peer-check.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { AcceptingListener, type ListenerGlobals } from '../net/accepting-listener.js';
-import { MUX_ALPN, MUX_CONNECTION_WINDOW, MUX_SESSION_MEMORY_MB, MUX_SETTINGS } from '../net/mux.js';
+import { MUX_ALPN, MUX_CONNECTION_WINDOW, MUX_KEEPALIVE_MS, MUX_SESSION_MEMORY_MB, MUX_SETTINGS } from '../net/mux.js';
 import { noop } from '../net/noop.js';
 import { splice } from '../net/splice.js';
-import { offersAlpn } from '../tls/client-hello.js';
+import { firstRecordIncomplete, offersAlpn } from '../tls/client-hello.js';
 import { serverContextOptions, tlsVersion } from '../tls/contexts.js';
 import { evidenceFromSocket, PeerCache } from '../tls/peer-evidence.js';
 import { compilePolicy } from '../tls/policy.js';
@@ -188,19 +188,25 @@ export class InboundListener extends AcceptingListener<Conn> {
       raw.destroy();
     };
     raw.once('end', onEnd);
-    raw.once('data', (chunk: Buffer) => {
+    let head: Buffer | undefined;
+    const onData = (chunk: Buffer) => {
+      head = head ? Buffer.concat([head, chunk]) : chunk;
+      // Multiplexing is chosen from the whole ClientHello: wait for the rest of its record.
+      if (this.muxTls && firstRecordIncomplete(head)) return;
+      raw.removeListener('data', onData);
       raw.setTimeout(0);
       raw.removeListener('end', onEnd);
       raw.pause();
-      raw.unshift(chunk);
-      if (chunk[0] !== TLS_HANDSHAKE_RECORD && this.cfg.tls === 'permissive') {
+      raw.unshift(head);
+      if (head[0] !== TLS_HANDSHAKE_RECORD && this.cfg.tls === 'permissive') {
         conn.result = 'plaintext';
         this.serve(raw, conn);
         if (this.http) raw.resume();
         return;
       }
-      (this.muxTls && offersAlpn(chunk, MUX_ALPN) === true ? this.muxTls : this.tlsServer).emit('connection', raw);
-    });
+      (this.muxTls && offersAlpn(head, MUX_ALPN) === true ? this.muxTls : this.tlsServer).emit('connection', raw);
+    };
+    raw.on('data', onData);
     raw.resume();
   }
 
@@ -288,6 +294,8 @@ export class InboundListener extends AcceptingListener<Conn> {
 
   /** The carrier: its peer passed above; every CONNECT stream on it is a tcp connection to the app. */
   private serveMux(s: TLSSocket, conn: Conn): void {
+    // Long-lived streams on a quiet carrier: let TCP notice a peer that vanished.
+    s.setKeepAlive(true, MUX_KEEPALIVE_MS);
     this.conns.set(s, conn);
     this.tracker.add(s, conn.generation, conn.peerNotAfter);
     s.on('close', () => this.tracker.delete(s));

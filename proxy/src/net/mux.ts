@@ -24,3 +24,6 @@ export const MUX_CONNECTION_WINDOW = 16 << 20;
 
 /** MB of frames and stream state a session may hold before new streams are refused (Node's default is 10). */
 export const MUX_SESSION_MEMORY_MB = 64;
+
+/** TCP keep-alive on carriers, both ends: long-lived streams may leave one quiet for hours. */
+export const MUX_KEEPALIVE_MS = 60_000;

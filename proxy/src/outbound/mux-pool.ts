@@ -10,7 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import { formatHostPort } from '../config/index.js';
 import type { PeerDecision } from '../identity/peer-check.js';
 import type { Logger } from '../log.js';
-import { MUX_ALPN, MUX_CONNECTION_WINDOW, MUX_SESSION_MEMORY_MB, MUX_SETTINGS } from '../net/mux.js';
+import { MUX_ALPN, MUX_CONNECTION_WINDOW, MUX_KEEPALIVE_MS, MUX_SESSION_MEMORY_MB, MUX_SETTINGS } from '../net/mux.js';
 import { noop } from '../net/noop.js';
 import { UpstreamError } from '../tls/peer-refused.js';
 import type { DialTarget, MtlsDialer } from './dialer.js';
@@ -45,7 +45,6 @@ export interface MuxPoolOptions {
 const HTTP2_REFUSED_STREAM = 7;
 const MUX_OFFER = [MUX_ALPN, 'http/1.1'];
 const PING_TIMEOUT_MS = 5_000;
-const KEEPALIVE_MS = 60_000;
 
 export class MuxPool {
   private readonly carriers = new Map<string, Carrier>();
@@ -148,7 +147,7 @@ export class MuxPool {
     });
     const c: Carrier = { key, session, socket, decision, streams: 0, retired: false, probing: false };
     // Long-lived streams on a quiet carrier: let TCP notice a peer that vanished.
-    socket.setKeepAlive(true, KEEPALIVE_MS);
+    socket.setKeepAlive(true, MUX_KEEPALIVE_MS);
     this.carriers.set(key, c);
     session.on('connect', () => session.setLocalWindowSize(MUX_CONNECTION_WINDOW));
     session.on('error', (err: Error) => this.o.log.warn({ event: 'mux_error', direction: 'outbound', listener: this.o.listener, upstream: key, error: err.message }, 'multiplexed connection to the peer failed'));

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import net from 'node:net';
 import tls from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { offersAlpn } from './client-hello.js';
+import { firstRecordIncomplete, offersAlpn } from './client-hello.js';
 
 const MUX = 'tlsmesh-mux/1';
 const hasOpenssl = !spawnSync('openssl', ['version']).error;
@@ -196,5 +196,23 @@ describe('offersAlpn', () => {
       seen.add(got);
     }
     expect(seen.has(true) && seen.has(undefined)).toBe(true); // the mutations reach both outcomes
+  });
+});
+
+describe('firstRecordIncomplete', () => {
+  let hello: Buffer;
+  beforeAll(async () => {
+    hello = await nodeHello([MUX]);
+  });
+
+  it('asks for more until the first record is whole, then no more', () => {
+    for (let n = 0; n < hello.length; n++) expect(firstRecordIncomplete(hello.subarray(0, n)), `${n} bytes`).toBe(true);
+    expect(firstRecordIncomplete(hello)).toBe(false);
+    expect(firstRecordIncomplete(Buffer.concat([hello, Buffer.from('more')]))).toBe(false);
+  });
+
+  it('does not wait on what is not a handshake record, nor on a length no TLS record can have', () => {
+    expect(firstRecordIncomplete(Buffer.from('GET / HTTP/1.1\r\n'))).toBe(false);
+    expect(firstRecordIncomplete(Buffer.from([0x16, 0x03, 0x01, 0xff, 0xff]))).toBe(false);
   });
 });

@@ -12,6 +12,23 @@ const EXT_ALPN = 0x0010;
 let cachedProtocol: string | undefined;
 let cachedName = Buffer.alloc(0);
 
+/** The largest TLS record a peer may send (2^14 bytes of plaintext plus expansion, RFC 8446 5.2). */
+const MAX_RECORD = (1 << 14) + 256;
+
+/**
+ * More bytes are needed before `head` holds the whole first record: it starts
+ * like a TLS handshake record (or is too short to tell) and that record is not
+ * complete yet. A ClientHello with large key shares (post-quantum hybrids)
+ * can arrive in more than one TCP segment.
+ */
+export function firstRecordIncomplete(head: Buffer): boolean {
+  if (head.length === 0) return true;
+  if (head[0] !== HANDSHAKE_RECORD) return false;
+  if (head.length < 5) return true;
+  const length = u16(head, 3);
+  return length <= MAX_RECORD && head.length < 5 + length;
+}
+
 /**
  * Whether the TLS ClientHello at the start of `chunk` (the first bytes a client sent) offers ALPN protocol `protocol`.
  * true / false when the ClientHello is complete in `chunk` and parses; undefined when `chunk` is not a TLS handshake record,
