@@ -23,7 +23,7 @@ let echo: TcpEcho;
 let front: SidecarHandle;
 let back: SidecarHandle;
 let frontFiles: { cert: string; key: string; ca: string };
-let p: Record<'outMux' | 'outRaw' | 'outDead' | 'inTcp' | 'inDead' | 'adminFront' | 'adminBack', number>;
+let p: Record<'outMux' | 'outRaw' | 'outDead' | 'outPerm' | 'inTcp' | 'inDead' | 'inPerm' | 'adminFront' | 'adminBack', number>;
 
 beforeAll(async () => {
   root = await ca({ trustDomain: TD });
@@ -31,8 +31,8 @@ beforeAll(async () => {
   await writeSecret(join(tmp.dir, 'front'), frontFiles);
   await writeSecret(join(tmp.dir, 'back'), (await identity(root, BACKEND)).files);
   echo = await tcpEcho();
-  const [outMux, outRaw, outDead, inTcp, inDead, adminFront, adminBack, closed] = await freePorts(8);
-  p = { outMux: outMux!, outRaw: outRaw!, outDead: outDead!, inTcp: inTcp!, inDead: inDead!, adminFront: adminFront!, adminBack: adminBack! };
+  const [outMux, outRaw, outDead, outPerm, inTcp, inDead, inPerm, adminFront, adminBack, closed] = await freePorts(10);
+  p = { outMux: outMux!, outRaw: outRaw!, outDead: outDead!, outPerm: outPerm!, inTcp: inTcp!, inDead: inDead!, inPerm: inPerm!, adminFront: adminFront!, adminBack: adminBack! };
   [back, front] = await Promise.all([
     startSidecar(tmp.dir, 'back', {
       trustDomain: TD,
@@ -42,6 +42,7 @@ beforeAll(async () => {
         { listen: `127.0.0.1:${p.inTcp}`, forward: `127.0.0.1:${echo.port}`, allow: [FRONTEND] },
         // Nothing listens on `closed`: the app is down.
         { listen: `127.0.0.1:${p.inDead}`, forward: `127.0.0.1:${closed}`, allow: [FRONTEND] },
+        { listen: `127.0.0.1:${p.inPerm}`, forward: `127.0.0.1:${echo.port}`, tls: 'permissive' },
       ],
     }),
     startSidecar(tmp.dir, 'front', {
@@ -52,6 +53,7 @@ beforeAll(async () => {
         { listen: `127.0.0.1:${p.outMux}`, connect: `127.0.0.1:${p.inTcp}`, expect: [BACKEND] },
         { listen: `127.0.0.1:${p.outRaw}`, connect: `127.0.0.1:${p.inTcp}`, expect: [BACKEND], multiplex: false },
         { listen: `127.0.0.1:${p.outDead}`, connect: `127.0.0.1:${p.inDead}`, expect: [BACKEND] },
+        { listen: `127.0.0.1:${p.outPerm}`, connect: `127.0.0.1:${p.inPerm}`, expect: [BACKEND] },
       ],
     }),
   ]);
@@ -161,6 +163,13 @@ describe('the inbound listener', () => {
     } finally {
       relay.close();
     }
+  });
+
+  it('under tls: permissive, multiplexes tlsmesh peers and still serves plaintext clients', async () => {
+    const before = await inboundHandshakes();
+    for (let i = 0; i < 3; i++) expect(await roundTrip(p.outPerm, `perm-${i};`)).toBe(`perm-${i};7:eof`);
+    expect((await inboundHandshakes()) - before).toBe(1);
+    expect(await roundTrip(p.inPerm, 'plain;')).toBe('plain;6:eof');
   });
 
   it('answers a stream that is not CONNECT with 405, and CONNECT streams on the same connection still work', async () => {
