@@ -118,10 +118,13 @@ describe('tcp connections to one peer', () => {
   });
 
   it('closes the client connection when the peer cannot reach its app, and the carrier keeps serving', async () => {
+    const upstreamErrors = async () => metric(await front.metrics(), 'tlsmesh_upstream_errors_total', { direction: 'outbound', kind: 'connect' }) ?? 0;
+    const before = await upstreamErrors();
     const c = await open(p.outDead);
     c.socket.write('anyone?');
     await c.ended;
     expect(c.got()).toBe('');
+    expect(await upstreamErrors()).toBe(before + 1);
     expect(await roundTrip(p.outMux, 'still;')).toBe('still;6:eof');
   });
 });
@@ -268,6 +271,7 @@ describe('a peer that stops answering', () => {
       expect(c.got()).toBe('');
       // ...and the PING that follows goes unanswered, so the carrier is dropped: the next one is a fresh connection.
       await eventually(() => side.proc.stdout().includes('no answer to PING'), 'the dead carrier found out');
+      expect(metric(await side.metrics(), 'tlsmesh_upstream_errors_total', { direction: 'outbound', kind: 'timeout' })).toBe(1);
       expect(await roundTrip(outPort!, 'again;')).toBe('again;6:eof');
       expect(relayed).toHaveLength(2);
     } finally {

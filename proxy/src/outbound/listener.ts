@@ -66,7 +66,7 @@ export class OutboundListener extends AcceptingListener<Conn> {
     if (cfg.protocol === 'http') {
       this.http = new OutboundHttp({ cfg, listener: this.name, dialer: this.dialer, tracker: this.tracker, metrics, log, accessLog: g.accessLog, clock: g.clock, connOf: (s) => this.conns.get(s) });
     } else if (cfg.multiplex !== false) {
-      this.mux = new MuxPool({ dialer: this.dialer, openTimeoutMs: g.handshakeTimeoutMs, idleMs: MUX_IDLE_MS, clock: g.clock, log, listener: this.name });
+      this.mux = new MuxPool({ dialer: this.dialer, openTimeoutMs: g.handshakeTimeoutMs, idleMs: MUX_IDLE_MS, clock: g.clock, metrics, log, listener: this.name });
     }
   }
 

@@ -10,6 +10,7 @@ import type { TLSSocket } from 'node:tls';
 import { formatHostPort } from '../config/index.js';
 import type { PeerDecision } from '../identity/peer-check.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import { MUX_ALPN, MUX_CONNECTION_WINDOW, MUX_KEEPALIVE_MS, MUX_SESSION_MEMORY_MB, MUX_SETTINGS } from '../net/mux.js';
 import { noop } from '../net/noop.js';
 import { UpstreamError } from '../tls/peer-refused.js';
@@ -38,6 +39,7 @@ export interface MuxPoolOptions {
   /** A carrier without streams for this long is closed. */
   idleMs: number;
   clock: () => number;
+  metrics: Metrics;
   log: Logger;
   listener: string;
 }
@@ -215,10 +217,11 @@ export class MuxPool {
       fail(new UpstreamError('timeout', `the peer at ${c.key} did not answer within ${this.o.openTimeoutMs} ms`));
       this.probe(c);
     }, this.o.openTimeoutMs);
-    const fail = (err: Error) => {
+    const fail = (err: UpstreamError) => {
       if (answered) return;
       answered = true;
       clearTimeout(timer);
+      this.o.metrics.upstreamErrors.labels('outbound', err.kind).inc();
       stream.removeListener('error', onError);
       stream.on('error', noop);
       stream.destroy();
