@@ -343,7 +343,7 @@ export class InboundListener extends AcceptingListener<Conn> {
       }
       upstream = app;
       stream.respond({ ':status': 200 });
-      splice(stream, app, noop);
+      splice(stream, app, noop, { coalesce: true });
     });
   }
 }

@@ -150,7 +150,7 @@ export class OutboundListener extends AcceptingListener<Conn> {
         other.destroy();
         return;
       }
-      splice(app, other, noop);
+      splice(app, other, noop, { coalesce: peer.stream !== undefined });
     };
     const t = { host: target.host, port: target.port, servername: this.cfg.serverName };
     if (this.mux) this.mux.open(t, opened);
