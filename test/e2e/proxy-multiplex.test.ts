@@ -78,6 +78,13 @@ async function open(port: number): Promise<{ socket: net.Socket; got: () => stri
   return { socket, got: () => data, ended };
 }
 
+/** `p`, or an error naming what did not happen within `ms`. */
+function within<T>(p: Promise<T>, what: string, ms = 12_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms)));
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** Write `text`, FIN, and wait for the echo and the app's `<n>:eof` (half-close crossed both sidecars). */
 async function roundTrip(port: number, text: string): Promise<string> {
   const c = await open(port);
@@ -296,6 +303,8 @@ describe('SIGTERM on the inbound side', () => {
     });
     await startSidecar(tmp.dir, 'front-drain', {
       trustDomain: TD,
+      // A stream that races the GOAWAY and goes unanswered fails after this, not after the default 10 s.
+      handshakeTimeoutSeconds: 2,
       identity: { dir: join(tmp.dir, 'front') },
       admin: { listen: `127.0.0.1:${adminOut}` },
       outbound: [{ listen: `127.0.0.1:${outPort}`, connect: `127.0.0.1:${inPort}`, expect: [BACKEND] }],
@@ -312,14 +321,14 @@ describe('SIGTERM on the inbound side', () => {
     // ...while a new connection finds the door closed.
     const refused = await open(outPort!);
     refused.socket.write('late;');
-    await refused.ended;
+    await within(refused.ended, 'the late connection to be closed');
     expect(refused.got()).toBe('');
     expect(inSide.proc.child.exitCode).toBeNull();
     // Its last stream ended, the inbound side is done well before drainSeconds.
     c.socket.end();
-    await c.ended;
+    await within(c.ended, 'the open stream to end');
     expect(c.got()).toBe('one;two;8:eof');
-    expect(await inSide.proc.exited).toBe(0);
+    expect(await within(inSide.proc.exited, 'the inbound side to exit')).toBe(0);
     expect(inSide.proc.stdout()).toContain('"clean":true');
-  });
+  }, 60_000);
 });

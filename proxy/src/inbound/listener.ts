@@ -1,7 +1,9 @@
 // Inbound: peers -> this pod's app. Accept (net/accepting-listener.ts),
-// (permissive: tell TLS from plaintext by the first byte), terminate TLS, check
-// the peer, and only then open anything towards the app: tcp is spliced here,
-// http is served by http-serving.ts.
+// (permissive: tell TLS from plaintext by the first byte; tcp: whether the
+// ClientHello offers multiplexing), terminate TLS, check the peer, and only
+// then open anything towards the app: tcp is spliced here (a connection, or
+// each stream of a multiplexed one: net/mux.ts), http is served by
+// http-serving.ts.
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import tls, { type TLSSocket } from 'node:tls';
@@ -286,7 +288,7 @@ export class InboundListener extends AcceptingListener<Conn> {
         upstream.destroy();
         return;
       }
-      splice(s, upstream, () => {});
+      splice(s, upstream, noop);
     });
   }
 

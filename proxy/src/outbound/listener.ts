@@ -1,7 +1,8 @@
 // Outbound: this pod's app -> a peer. Accept plaintext from the app
 // (net/accepting-listener.ts), originate mTLS to the peer, and carry the
-// app's bytes only once the peer passed: tcp is spliced here, http is served
-// by http-serving.ts.
+// app's bytes only once the peer passed: tcp is spliced here (onto a stream of
+// the peer's multiplexed connection when it takes one: mux-pool.ts), http is
+// served by http-serving.ts.
 import net, { type Socket } from 'node:net';
 import type { OutboundConfig } from '../config/index.js';
 import { parseCidr, type HostPort } from '../config/index.js';

@@ -2,6 +2,7 @@
 // the upstream's head, pass interim answers on, rewrite the head where the
 // client must read a different Connection, forward the body by its framing,
 // and end the exchange: next request, close, or an answer of our own.
+import { noop } from '../../net/noop.js';
 import { splice } from '../../net/splice.js';
 import { ChunkedScanner } from './chunked.js';
 import { HEAD_END, H1Flow, Rq, Rs } from './flow.js';
@@ -161,7 +162,7 @@ export abstract class H1Response extends H1Flow {
     this.down.write(head);
     if (this.inbuf) up.write(this.inbuf);
     this.inbuf = undefined;
-    splice(this.down, up, () => {});
+    splice(this.down, up, noop);
   }
 
   /** Request sent and response received: account, then next request or close. */
