@@ -53,8 +53,7 @@ export class InboundHttp {
 
   constructor(private readonly o: InboundHttpOptions) {
     const { listener, tracker, metrics, log, offload, connOf } = o;
-    const recorder: RequestRecorder = { direction: 'inbound', listener, metrics, log, accessLog: o.accessLog, peerOf: (s) => connOf(s)?.peer };
-    this.recorder = recorder;
+    const recorder: RequestRecorder = (this.recorder = { direction: 'inbound', listener, metrics, log, accessLog: o.accessLog, peerOf: (s) => connOf(s)?.peer });
     if (httpEngineKind() === 'h1') {
       this.engine = new H1Engine({
         ...recorder,

@@ -6,6 +6,7 @@
 // http-serving.ts.
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import tls, { type TLSSocket } from 'node:tls';
 import type { InboundConfig } from '../config/index.js';
 import { formatHostPort, type HostPort } from '../config/index.js';
@@ -15,7 +16,7 @@ import { checkPeer, type PeerPolicy } from '../identity/peer-check.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { AcceptingListener, type ListenerGlobals } from '../net/accepting-listener.js';
-import { MUX_ALPN, MUX_CONNECTION_WINDOW, MUX_KEEPALIVE_MS, MUX_SESSION_MEMORY_MB, MUX_SETTINGS } from '../net/mux.js';
+import { MUX_ALPN, MUX_SESSION_MEMORY_MB, MUX_SETTINGS, tuneCarrier } from '../net/mux.js';
 import { noop } from '../net/noop.js';
 import { splice } from '../net/splice.js';
 import { firstRecordIncomplete, offersAlpn } from '../tls/client-hello.js';
@@ -263,32 +264,42 @@ export class InboundListener extends AcceptingListener<Conn> {
 
   // ---- serve an admitted connection ----
 
-  private serve(s: Socket, conn: Conn): void {
+  /** Record an admitted connection (a plain or TLS socket, or a carrier) for the tracker and connOf. */
+  private track(s: Socket, conn: Conn): void {
     this.conns.set(s, conn);
     this.tracker.add(s, conn.generation, conn.peerNotAfter);
     s.on('close', () => this.tracker.delete(s));
+  }
+
+  private serve(s: Socket, conn: Conn): void {
+    this.track(s, conn);
     if (this.http) {
       this.tracker.markHttp(s);
       this.http.serve(s, conn.target!);
       return;
     }
-    const target = conn.target!;
     s.pause();
     // tcp carries half-close both ways from here on.
     s.allowHalfOpen = true;
-    this.app.connect(target.host, target.port, (err, upstream) => {
-      if (err || !upstream) {
+    this.toApp(conn, s, () => s.destroy(), (app) => splice(s, app, noop));
+  }
+
+  /** tcp: connect to the app for `down` (a socket or a stream); a failure is recorded on `conn` and logged. */
+  private toApp(conn: Conn, down: Duplex, failed: () => void, connected: (app: Socket) => void): void {
+    const target = conn.target!;
+    this.app.connect(target.host, target.port, (err, app) => {
+      if (err || !app) {
         conn.result = 'error';
         conn.reason = 'upstream_connect';
         this.log.warn({ event: 'upstream_error', direction: 'inbound', listener: this.name, upstream: formatHostPort(target), error: err?.message }, 'app unreachable: closing the connection');
-        s.destroy();
+        failed();
         return;
       }
-      if (s.destroyed) {
-        upstream.destroy();
+      if (down.destroyed) {
+        app.destroy();
         return;
       }
-      splice(s, upstream, noop);
+      connected(app);
     });
   }
 
@@ -296,11 +307,7 @@ export class InboundListener extends AcceptingListener<Conn> {
 
   /** The carrier: its peer passed above; every CONNECT stream on it is a tcp connection to the app. */
   private serveMux(s: TLSSocket, conn: Conn): void {
-    // Long-lived streams on a quiet carrier: let TCP notice a peer that vanished.
-    s.setKeepAlive(true, MUX_KEEPALIVE_MS);
-    this.conns.set(s, conn);
-    this.tracker.add(s, conn.generation, conn.peerNotAfter);
-    s.on('close', () => this.tracker.delete(s));
+    this.track(s, conn);
     let session: ServerHttp2Session | undefined;
     const take = (x: ServerHttp2Session) => (session = x);
     this.h2!.once('session', take);
@@ -311,10 +318,10 @@ export class InboundListener extends AcceptingListener<Conn> {
       return;
     }
     const carrier = session;
+    tuneCarrier(s, carrier);
     this.muxSessions.set(carrier, conn);
     carrier.on('error', (err: Error) => this.log.warn({ event: 'mux_error', direction: 'inbound', listener: this.name, peer: conn.peer, remote: conn.remote, error: err.message }, 'multiplexed connection from the peer failed'));
     carrier.on('close', () => this.muxSessions.delete(carrier));
-    carrier.on('connect', () => carrier.setLocalWindowSize(MUX_CONNECTION_WINDOW));
     carrier.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, conn));
   }
 
@@ -330,22 +337,15 @@ export class InboundListener extends AcceptingListener<Conn> {
     this.tracker.add(stream, conn.generation, conn.peerNotAfter);
     let upstream: Socket | undefined;
     stream.on('close', () => this.ended(stream, conn, upstream?.bytesWritten ?? 0, upstream?.bytesRead ?? 0));
-    const target = conn.target!;
-    this.app.connect(target.host, target.port, (err, app) => {
-      if (err || !app) {
-        conn.result = 'error';
-        conn.reason = 'upstream_connect';
-        this.log.warn({ event: 'upstream_error', direction: 'inbound', listener: this.name, upstream: formatHostPort(target), error: err?.message }, 'app unreachable: closing the connection');
-        if (!stream.destroyed) stream.respond({ ':status': 502 }, { endStream: true });
-        return;
-      }
-      if (stream.destroyed) {
-        app.destroy();
-        return;
-      }
-      upstream = app;
-      stream.respond({ ':status': 200 });
-      splice(stream, app, noop, { coalesce: true });
-    });
+    this.toApp(
+      conn,
+      stream,
+      () => stream.destroyed || stream.respond({ ':status': 502 }, { endStream: true }),
+      (app) => {
+        upstream = app;
+        stream.respond({ ':status': 200 });
+        splice(stream, app, noop, { coalesce: true });
+      },
+    );
   }
 }

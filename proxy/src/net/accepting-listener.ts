@@ -97,7 +97,7 @@ export abstract class AcceptingListener<C extends AcceptedConn> {
     s.on('error', noop);
     s.setNoDelay(true);
     // 'close' comes once; on() spares once()'s wrapper for the life of the connection.
-    s.on('close', () => this.closed(s, conn));
+    s.on('close', () => this.ended(s, conn, s.bytesRead, s.bytesWritten));
     if (!this.ready() || !this.listening) {
       conn.reason = 'not_ready';
       s.destroy();
@@ -116,10 +116,6 @@ export abstract class AcceptingListener<C extends AcceptedConn> {
       s.destroy();
       return undefined;
     }
-  }
-
-  private closed(s: Socket, conn: C): void {
-    this.ended(s, conn, s.bytesRead, s.bytesWritten);
   }
 
   /** A connection (a socket, or a stream of a multiplexed one) is gone: metrics, tracker, its access line. */

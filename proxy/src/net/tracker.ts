@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /** A tracked connection: a socket, or a stream of a multiplexed connection (tcp only). */
-export type Tracked = Socket | Duplex;
+export type Tracked = Duplex;
 
 interface Entry {
   /** In-flight HTTP requests on this connection (tcp: undefined). */

@@ -58,8 +58,7 @@ export class OutboundHttp {
 
   constructor(private readonly o: OutboundHttpOptions) {
     const { cfg, listener, dialer, tracker, metrics, log, connOf } = o;
-    const recorder: RequestRecorder = { direction: 'outbound', listener, metrics, log, accessLog: o.accessLog, peerOf: (s) => connOf(s)?.peer };
-    this.recorder = recorder;
+    const recorder: RequestRecorder = (this.recorder = { direction: 'outbound', listener, metrics, log, accessLog: o.accessLog, peerOf: (s) => connOf(s)?.peer });
     if (httpEngineKind() === 'h1') {
       this.peerPool = new SocketPool({ isStale: (s, now) => dialer.isStale(s as TLSSocket, now) });
       if (cfg.meshNetworks) this.plainPool = new SocketPool();

@@ -11,7 +11,7 @@ import { formatHostPort } from '../config/index.js';
 import type { PeerDecision } from '../identity/peer-check.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { MUX_ALPN, MUX_CONNECTION_WINDOW, MUX_KEEPALIVE_MS, MUX_SESSION_MEMORY_MB, MUX_SETTINGS } from '../net/mux.js';
+import { MUX_ALPN, MUX_SESSION_MEMORY_MB, MUX_SETTINGS, tuneCarrier } from '../net/mux.js';
 import { noop } from '../net/noop.js';
 import { UpstreamError } from '../tls/peer-refused.js';
 import type { DialTarget, MtlsDialer } from './dialer.js';
@@ -108,16 +108,13 @@ export class MuxPool {
     });
   }
 
-  /** Retire carriers a rotated identity or an expired peer certificate no longer covers; their streams finish first. */
-  retireStale(now: number): number {
-    let n = 0;
+  /** Retire carriers a rotated identity or an expired peer certificate no longer covers (counted in `recycled`); their streams finish first. */
+  retireStale(now: number): void {
     for (const c of this.carriers.values()) {
       if (!this.o.dialer.isStale(c.socket, now)) continue;
       this.retire(c);
-      n += 1;
+      this.recycled += 1;
     }
-    this.recycled += n;
-    return n;
   }
 
   /** Drain: no new streams on any carrier; each closes once its streams are done. */
@@ -148,10 +145,8 @@ export class MuxPool {
       peerMaxConcurrentStreams: MUX_SETTINGS.maxConcurrentStreams,
     });
     const c: Carrier = { key, session, socket, decision, streams: 0, retired: false, probing: false };
-    // Long-lived streams on a quiet carrier: let TCP notice a peer that vanished.
-    socket.setKeepAlive(true, MUX_KEEPALIVE_MS);
+    tuneCarrier(socket, session);
     this.carriers.set(key, c);
-    session.on('connect', () => session.setLocalWindowSize(MUX_CONNECTION_WINDOW));
     session.on('error', (err: Error) => this.o.log.warn({ event: 'mux_error', direction: 'outbound', listener: this.o.listener, upstream: key, error: err.message }, 'multiplexed connection to the peer failed'));
     session.on('goaway', () => this.retire(c));
     session.on('close', () => {
