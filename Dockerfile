@@ -20,6 +20,12 @@ WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
 RUN npm run build
+# V8's code cache for the program (proxy/src/code-cache.ts), so that a sidecar
+# starts without compiling: a short demo runs two sidecars, which write it
+# beside the bundle; the runtime stage copies it with the bundle (same Node,
+# so V8 accepts it). At run time the folder is the image's, read-only to uid
+# 1337: nothing is written there; without a cache start-up just compiles.
+RUN node dist/bundle/tlsmesh.mjs demo --duration 5 > /dev/null && ls dist/bundle/*.v8cache
 # Only what runs: no devDependencies, and an empty build/ when there is no addon.
 RUN npm prune --omit=dev --no-audit --no-fund && mkdir -p build
 

@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 // The thin edge: argv -> command module, errors -> exit status. Nothing else.
 import { isInputError, oneLine } from './errors.js';
 

@@ -1,6 +1,6 @@
 // This program's own files, found at run time. It runs in one of two layouts:
-//   the bundle, what `tlsmesh` is (package.json bin): dist/bundle/*.mjs, one
-//     flat folder of entries and chunks (rolldown.config.mjs);
+//   the bundle, what `tlsmesh` is (package.json bin): dist/bundle/*.mjs and
+//     the program itself, tlsmesh-main.cjs, in one flat folder (rolldown.config.mjs);
 //   tsc's output, which some tests and benches import: dist/proxy/src/**/*.js.
 // A path relative to the calling module differs between the two, so callers
 // name a file for each layout here instead.
@@ -8,8 +8,8 @@ import { existsSync } from 'node:fs';
 import { dirname, join, parse } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** True in the bundle: this module was bundled into a chunk ending in `.mjs`. */
-const BUNDLED = import.meta.url.endsWith('.mjs');
+/** True in the bundle: this module was bundled into a file ending in `.mjs` or `.cjs` (tsc writes `.js`). */
+const BUNDLED = /\.[mc]js$/.test(import.meta.url);
 
 /**
  * A file of the program: `bundled` is an entry's file name in dist/bundle/

@@ -2,11 +2,12 @@
 // and it runs from the runtime image's layout: package.json, node_modules and
 // dist/bundle only, without tsc's dist/proxy beside it.
 import { execFile } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../support/pki.js';
-import { CLI, ROOT } from '../support/processes.js';
+import { httpGet } from '../support/mesh.js';
+import { CLI, ROOT, eventually, freePorts, startProcess } from '../support/processes.js';
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; bin: { tlsmesh: string } };
 const tmp = tempDir();
@@ -21,16 +22,19 @@ function node(args: string[]): Promise<{ code: number; stdout: string; stderr: s
 describe('the tlsmesh bundle', () => {
   it('is the bin, with its entries side by side: the CLI and the scripts the demo starts', () => {
     expect(CLI).toBe(join(ROOT, pkg.bin.tlsmesh));
-    for (const entry of ['tlsmesh.mjs', 'backend-app.mjs', 'frontend-app.mjs', 'orphan-guard.mjs']) {
+    for (const entry of ['tlsmesh.mjs', 'tlsmesh-main.cjs', 'backend-app.mjs', 'frontend-app.mjs', 'orphan-guard.mjs']) {
       expect(existsSync(join(ROOT, 'dist/bundle', entry)), `dist/bundle/${entry} (run \`npm run build\` first)`).toBe(true);
     }
+    // The program runs through vm.Script (code-cache.ts), where import() has no loader: packages load with createRequire.
+    expect(readFileSync(join(ROOT, 'dist/bundle/tlsmesh-main.cjs'), 'latin1')).not.toMatch(/\bimport\(\s*["'`]/);
   });
 
   it('runs alone as in the image: --version from package.json, bad config as one line and exit 2', async () => {
     const image = join(tmp.dir, 'opt-tlsmesh');
     mkdirSync(join(image, 'dist'), { recursive: true });
     cpSync(join(ROOT, 'package.json'), join(image, 'package.json'));
-    cpSync(join(ROOT, 'dist/bundle'), join(image, 'dist/bundle'), { recursive: true });
+    // Without the code caches other runs left beside the bundle: this copy starts from none.
+    cpSync(join(ROOT, 'dist/bundle'), join(image, 'dist/bundle'), { recursive: true, filter: (f) => !f.endsWith('.v8cache') });
     symlinkSync(join(ROOT, 'node_modules'), join(image, 'node_modules'));
     const bin = join(image, pkg.bin.tlsmesh);
 
@@ -38,5 +42,23 @@ describe('the tlsmesh bundle', () => {
     const bad = join(tmp.dir, 'bad.yaml');
     writeFileSync(bad, 'trustDomain: cluster.local\nidentity:\n  dir: /nonexistent\ndrainSeconds: soon\n');
     expect(await node([bin, 'proxy', '--config', bad])).toEqual({ code: 2, stdout: '', stderr: 'config: drainSeconds: expected number\n' });
+
+    // The sidecar leaves V8's code cache beside the program; the next start uses it (TLSMESH_CODE_CACHE_REPORT: a line on stderr).
+    const caches = () => readdirSync(join(image, 'dist/bundle')).filter((f) => f.endsWith('.v8cache'));
+    expect(caches()).toEqual([]);
+    const [admin] = await freePorts(1);
+    const config = join(tmp.dir, 'idle.yaml');
+    writeFileSync(config, `trustDomain: cluster.local\nidentity:\n  dir: ${join(tmp.dir, 'no-identity-yet')}\nadmin:\n  listen: 127.0.0.1:${admin}\n`);
+    const env = { TLSMESH_CODE_CACHE_REPORT: '1' };
+    const first = startProcess(process.execPath, [bin, 'proxy', '--config', config], { env });
+    await eventually(() => caches().length === 1, 'the code cache written by the first start');
+    first.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(first.stderr()).toBe('tlsmesh: code cache absent\n');
+    const second = startProcess(process.execPath, [bin, 'proxy', '--config', config], { env });
+    await eventually(async () => (await httpGet(`http://127.0.0.1:${admin}/healthz/live`).catch(() => ({ status: 0 }))).status === 200, 'the second start live');
+    second.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(second.stderr()).toBe('tlsmesh: code cache used\n');
   });
 });

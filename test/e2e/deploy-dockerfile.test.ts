@@ -107,7 +107,7 @@ describe('Dockerfile', () => {
     expect(pkg.bin.tlsmesh).toMatch(/^dist\/bundle\/[^/]+\.mjs$/);
     expect(copies(runtime)).toContainEqual({ from: 'build', sources: ['/src/dist/bundle'], dest: './dist/bundle' });
     expect(run(runtime)).toContain(`ln -s /opt/tlsmesh/${pkg.bin.tlsmesh} /usr/local/bin/tlsmesh`);
-    expect(readFileSync(join(ROOT, 'proxy/src/main.ts'), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
+    expect(readFileSync(join(ROOT, 'proxy/src/launcher.ts'), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
     expect(existsSync(join(ROOT, pkg.bin.tlsmesh)), 'run `npm run build` first').toBe(true);
     expect(readFileSync(join(ROOT, pkg.bin.tlsmesh), 'utf8')).toMatch(/^#!\/usr\/bin\/env node\n/);
   });

@@ -1,5 +1,6 @@
 // Wiring for the certificate controller's tests: a fake API server, a
 // KubeConfig pointing at it, builders for the objects, a log that records.
+import * as k8s from '@kubernetes/client-node';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { CertificateController, type Log } from '../../injector/src/controller/controller.js';
@@ -69,7 +70,7 @@ export function startController(fake: FakeApiServer, opts: { policy?: Controller
   const registry = new Registry();
   const controller = new CertificateController({
     policy: opts.policy ?? POLICY,
-    clients: kubeClients(kubeConfigFor(fake)),
+    clients: kubeClients(k8s, kubeConfigFor(fake)),
     clock: opts.clock ?? systemClock,
     random: opts.random ?? (() => 0.5),
     backoff: { initialMs: opts.initialMs ?? 20, maxMs: 10_000, jitter: 0.2 },

@@ -1,7 +1,7 @@
 // The thin shell between the controller and the API server, on
 // @kubernetes/client-node: list and watch three resources, write Certificates.
 // Nothing here decides anything.
-import { CoreV1Api, CustomObjectsApi, Watch, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { MANAGED_SELECTOR } from './names.js';
 import type { ListWatchClient, WatchHandle } from './reflector.js';
 import type { Certificate, Namespace, ServiceAccount } from './types.js';
@@ -23,7 +23,11 @@ export interface KubeClients {
   writer: CertificateWriter;
 }
 
-export function kubeClients(kc: KubeConfig): KubeClients {
+/** The library itself, passed in: `tlsmesh controller` loads it with import() when it starts, so that no other command pays for it. */
+export type KubeLibrary = typeof import('@kubernetes/client-node');
+
+export function kubeClients(k8s: KubeLibrary, kc: KubeConfig): KubeClients {
+  const { CoreV1Api, CustomObjectsApi, Watch } = k8s;
   const core = kc.makeApiClient(CoreV1Api);
   const custom = kc.makeApiClient(CustomObjectsApi);
   const watcher = new Watch(kc);

@@ -3,7 +3,8 @@
 // Loads the config (its own file, which names the injector's), connects to the
 // API server (in-cluster, KUBECONFIG, or --kubeconfig), serves /healthz and
 // /metrics, runs until SIGTERM/SIGINT.
-import { KubeConfig } from '@kubernetes/client-node';
+import { createRequire } from 'node:module';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { loadInjectorConfig } from '../../../injector/src/config.js';
@@ -11,18 +12,27 @@ import { startAdminServer } from '../../../injector/src/controller/admin.js';
 import { systemClock } from '../../../injector/src/controller/clock.js';
 import { loadControllerConfig, type SharedSettings } from '../../../injector/src/controller/config.js';
 import { CertificateController } from '../../../injector/src/controller/controller.js';
-import { kubeClients } from '../../../injector/src/controller/kube-client.js';
+import { kubeClients, type KubeLibrary } from '../../../injector/src/controller/kube-client.js';
 import { ControllerMetrics } from '../../../injector/src/controller/metrics.js';
 import { UsageError } from '../errors.js';
 import { parseFlags, required } from './args.js';
+
+/**
+ * @kubernetes/client-node, loaded when the controller starts and by no other
+ * command. With require (an ES module, which Node >= 20.19 requires): the
+ * shipped program cannot use import() (proxy/src/code-cache.ts).
+ */
+function loadKubeLibrary(): KubeLibrary {
+  return createRequire(import.meta.url)('@kubernetes/client-node') as KubeLibrary;
+}
 
 export function sharedFromInjector(file: string): SharedSettings {
   const c = loadInjectorConfig(file);
   return { trustDomain: c.trustDomain, secretNameTemplate: c.identity.secretNameTemplate, ignoredNamespaces: c.ignoredNamespaces, identitySource: c.identity.source };
 }
 
-function kubeConfig(file: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
+function kubeConfig(k8s: KubeLibrary, file: string | undefined): KubeConfig {
+  const kc = new k8s.KubeConfig();
   try {
     if (file !== undefined) kc.loadFromFile(file);
     else kc.loadFromDefault();
@@ -36,13 +46,14 @@ function kubeConfig(file: string | undefined): KubeConfig {
 export async function run(args: string[]): Promise<number> {
   const { values } = parseFlags('controller', args, { config: { type: 'string' }, kubeconfig: { type: 'string' } });
   const settings = loadControllerConfig(required('controller', 'config', values.config ?? process.env.TLSMESH_CONTROLLER_CONFIG), sharedFromInjector);
-  const kc = kubeConfig(values.kubeconfig);
+  const k8s = loadKubeLibrary();
+  const kc = kubeConfig(k8s, values.kubeconfig);
   const { config, policy } = settings;
   const logger = pino({ name: 'tlsmesh-controller', level: config.logLevel, base: undefined });
   const registry = new Registry();
   const controller = new CertificateController({
     policy,
-    clients: kubeClients(kc),
+    clients: kubeClients(k8s, kc),
     clock: systemClock,
     random: Math.random,
     backoff: settings.backoff,
