@@ -1,9 +1,10 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cacheFileOf, runCached, runtimeKey } from './code-cache.js';
-import { eventually } from '../../test/support/processes.js';
+import { ROOT, eventually } from '../../test/support/processes.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tlsmesh-code-cache-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -62,5 +63,26 @@ describe('runCached', () => {
     writeFileSync(cacheFileOf(file, source), Buffer.from('not a code cache'));
     expect(runCached(file)).toBe('rejected');
     expect(seen()?.value).toBe('still runs');
+  });
+
+  it('keeps the program\'s source on V8\'s heap, not in an external string (which cost bulk transfers a mark-compact every 100 ms)', () => {
+    const big = join(dir, 'big.cjs');
+    writeFileSync(big, `(function (exports, require, module, __filename, __dirname) {\n/*${'x'.repeat(4 << 20)}*/\nglobalThis.__big = 1;\n})\n`);
+    // External memory after a full GC, in a process of its own: around runCached, and, to show the measure
+    // sees an external string, around reading the same file as latin1 (what the first launcher did).
+    const script = `
+      const { readFileSync } = require('node:fs');
+      const external = () => { gc(); gc(); return process.memoryUsage().external; };
+      import(${JSON.stringify(join(ROOT, 'dist/proxy/src/code-cache.js'))}).then(({ runCached }) => {
+        let before = external();
+        runCached(${JSON.stringify(big)});
+        const program = external() - before;
+        before = external();
+        const latin1 = readFileSync(${JSON.stringify(big)}).toString('latin1');
+        console.log(JSON.stringify({ program, latin1: external() - before, kept: latin1.length }));
+      });`;
+    const got = JSON.parse(execFileSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8' })) as { program: number; latin1: number };
+    expect(got.latin1).toBeGreaterThanOrEqual(4 << 20);
+    expect(got.program).toBeLessThan(1 << 20);
   });
 });
