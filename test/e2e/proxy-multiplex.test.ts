@@ -73,7 +73,10 @@ async function open(port: number): Promise<{ socket: net.Socket; got: () => stri
   const socket = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
   let data = '';
   socket.on('data', (d: Buffer) => (data += d.toString('latin1')));
-  const ended = new Promise<void>((r) => socket.once('close', () => r()));
+  // Ended by the other side: its FIN, or a reset. With allowHalfOpen a FIN alone never brings 'close' while this
+  // side stays open, and a sidecar that closes a connection before the client's bytes arrived sends only a FIN
+  // (with the bytes unread in its buffer, a reset): waiting for 'close' alone hung on that race under load.
+  const ended = new Promise<void>((r) => socket.once('end', () => r()).once('close', () => r()));
   await new Promise((r, j) => socket.once('connect', r).once('error', j));
   return { socket, got: () => data, ended };
 }
