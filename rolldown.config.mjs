@@ -15,7 +15,7 @@
 // CLI itself. The native addon (build/Release/*.node) and the packages the code
 // loads on first use with createRequire (acme-client, http-proxy) stay outside
 // and load from node_modules; so does @kubernetes/client-node (only `tlsmesh
-// controller` loads it, with import()): bundled, its node-fetch would require
+// controller` loads it, with require()): bundled, its node-fetch would require
 // Node's core `punycode` from outside node_modules, which Node >= 21 answers
 // with a DEP0040 warning on stderr.
 import { rmSync } from 'node:fs';

@@ -1,7 +1,6 @@
 // Wiring for the certificate controller's tests: a fake API server, a
 // KubeConfig pointing at it, builders for the objects, a log that records.
 import * as k8s from '@kubernetes/client-node';
-import { KubeConfig } from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { CertificateController, type Log } from '../../injector/src/controller/controller.js';
 import type { Clock, ManualClock } from '../../injector/src/controller/clock.js';
@@ -21,8 +20,8 @@ export const POLICY: ControllerPolicy = {
   issueCertificates: true,
 };
 
-export function kubeConfigFor(fake: FakeApiServer): KubeConfig {
-  const kc = new KubeConfig();
+export function kubeConfigFor(fake: FakeApiServer): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: 'fake', server: fake.url, skipTLSVerify: true }],
     users: [{ name: 'test' }],

@@ -23,7 +23,7 @@ export interface KubeClients {
   writer: CertificateWriter;
 }
 
-/** The library itself, passed in: `tlsmesh controller` loads it with import() when it starts, so that no other command pays for it. */
+/** The library itself, passed in: `tlsmesh controller` loads it when it starts (proxy/src/cli/controller.ts), so that no other command pays for it. */
 export type KubeLibrary = typeof import('@kubernetes/client-node');
 
 export function kubeClients(k8s: KubeLibrary, kc: KubeConfig): KubeClients {

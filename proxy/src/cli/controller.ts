@@ -19,8 +19,9 @@ import { parseFlags, required } from './args.js';
 
 /**
  * @kubernetes/client-node, loaded when the controller starts and by no other
- * command. With require (an ES module, which Node >= 20.19 requires): the
- * shipped program cannot use import() (proxy/src/code-cache.ts).
+ * command, with require(): the shipped program runs through vm.Script, where
+ * import() has no loader (proxy/src/code-cache.ts). The package is an ES
+ * module, which Node >= 20.19 loads with require() too.
  */
 function loadKubeLibrary(): KubeLibrary {
   return createRequire(import.meta.url)('@kubernetes/client-node') as KubeLibrary;
