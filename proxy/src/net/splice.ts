@@ -61,17 +61,18 @@ const COALESCE_FROM = 8 * 1024;
  * at the destination's high-water mark (16 KiB for a socket), which a corked
  * turn's second frame already reaches: every turn then paid a pause, a
  * readStop of the stream, a drain and a readStart. Measured on 256 MiB
- * transfers over 4 multiplexed connections (the receiving sidecar's CPU,
- * interleaved runs): downloads 700 to 890 ms at 217 to 265 MiB/s before, 580 to 780 ms
- * at 234 to 329 after; uploads 230 to 291 MiB/s before, 280 to 310 after.
+ * transfers over 4 multiplexed connections, builds interleaved: downloads 194
+ * to 223 MiB/s before, 241 to 342 after (the receiving sidecar's CPU 810 to
+ * 1,070 ms, then 570 to 740); uploads 193 to 250, then 248 to 329. It costs
+ * memory only while a receiver reads slower than its sender sends.
  */
 const COALESCE_LIMIT = 256 * 1024;
 
 /**
- * pipe() for bulk data from a multiplexed stream, which arrives in
- * frame-sized pieces: the writes to `to` within one turn of the event loop
- * leave in one writev instead of a system call each, and `from` pauses only
- * when `to` holds more than COALESCE_LIMIT.
+ * pipe() for either direction of a multiplexed stream, whose data comes and
+ * goes in frame-sized pieces: the writes to `to` within one turn of the
+ * event loop leave together (one writev into a socket), and `from` pauses
+ * only when `to` holds more than COALESCE_LIMIT.
  */
 function coalescing(from: Duplex, to: Duplex): void {
   let corked = false;
