@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -40,11 +40,10 @@ describe('runCached', () => {
     expect(seen()?.value).toBe(2);
   });
 
-  it('each runtime (Node version, flags) has a cache of its own', () => {
+  it('each Node version has a cache of its own', () => {
     const { file, source } = program('runtimes.cjs', '3');
     const here = cacheFileOf(file, source);
     expect(cacheFileOf(file, source, runtimeKey())).toBe(here);
-    expect(cacheFileOf(file, source, `${runtimeKey()}\0--max-semi-space-size=1`)).not.toBe(here);
     expect(cacheFileOf(file, source, runtimeKey().replace(process.version, 'v99.0.0'))).not.toBe(here);
   });
 
@@ -58,11 +57,16 @@ describe('runCached', () => {
     expect(existsSync(cacheFileOf(quiet.file, quiet.source))).toBe(false);
   });
 
-  it('a broken cache is refused by V8 and the file compiles as usual', () => {
+  it('a cache V8 refuses (another V8 flag, or broken) leaves the file compiling as usual, and is not overwritten', async () => {
     const { file, source } = program('broken.cjs', '"still runs"');
     writeFileSync(cacheFileOf(file, source), Buffer.from('not a code cache'));
-    expect(runCached(file)).toBe('rejected');
+    expect(runCached(file, { writeAfterMs: 0 })).toBe('rejected');
     expect(seen()?.value).toBe('still runs');
+    // A writer started after it, on the same timer queue: once its cache is there, an overwrite would have happened.
+    const later = program('after-broken.cjs', '"later"');
+    runCached(later.file, { writeAfterMs: 0 });
+    await eventually(() => existsSync(cacheFileOf(later.file, later.source)), 'the later cache');
+    expect(readFileSync(cacheFileOf(file, source), 'utf8')).toBe('not a code cache');
   });
 
   it('keeps the program\'s source on V8\'s heap, not in an external string (which cost bulk transfers a mark-compact every 100 ms)', () => {

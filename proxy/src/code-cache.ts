@@ -6,16 +6,18 @@
 // produced in an earlier run (`cachedData`) for a CommonJS-style function. So
 // the program is one CommonJS file (rolldown.config.mjs), run here through
 // vm.Script, with the cache beside it:
-//   dist/bundle/tlsmesh-main.cjs.<sha256 of the file and the runtime, 16 hex>.v8cache
-// V8 itself refuses a cache from another V8 version or other flags (then the
-// file compiles as usual); the hash in the name keeps a cache from ever
-// meeting a different build, and gives each Node version and set of Node
-// flags (NODE_OPTIONS=--max-semi-space-size=1, say) a cache of its own, so
-// that starts with and without a flag do not overwrite each other's. A run
-// that found no usable cache writes one
+//   dist/bundle/tlsmesh-main.cjs.<sha256 of the file and the Node version, 16 hex>.v8cache
+// The hash in the name keeps a cache from ever meeting a different build or
+// another Node (so another V8). V8 itself refuses a cache made under other
+// V8 flags (NODE_OPTIONS=--max-semi-space-size=1, say): that start compiles
+// as usual and leaves the cache alone, so starts with and without a flag do
+// not overwrite each other's. Node's own options (--import, --require) are
+// not V8 flags: the demo's processes, started with --import, make the cache
+// a plain `tlsmesh proxy` uses, which is how the image gets its cache at
+// build time (Dockerfile). A run that found no cache writes one
 // (`writeAfterMs` after start, once start-up has compiled what it needs),
 // atomically; where the folder is read-only nothing is written and start-up
-// simply compiles, as before. The image makes its cache at build time (Dockerfile).
+// simply compiles, as before.
 import { createHash } from 'node:crypto';
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,15 +27,15 @@ import vm from 'node:vm';
 export type CodeCacheResult = 'used' | 'rejected' | 'absent';
 
 export interface RunCachedOptions {
-  /** Write a cache this long after start when there was no usable one (undefined: never write). */
+  /** Write a cache this long after start when there was none (undefined: never write). */
   writeAfterMs?: number;
 }
 
 type ModuleFunction = (exports: object, require: NodeJS.Require, module: { exports: object }, filename: string, dirname: string) => void;
 
-/** What V8's acceptance of a cache depends on besides the source: the Node (so V8) version and the flags. */
+/** Which V8 made a cache: the Node version and the architecture. */
 export function runtimeKey(): string {
-  return [process.version, process.arch, ...process.execArgv, process.env.NODE_OPTIONS ?? ''].join('\0');
+  return `${process.version} ${process.arch}`;
 }
 
 /** The cache file for `file` with this content, on this runtime. */
@@ -65,7 +67,7 @@ export function runCached(file: string, o: RunCachedOptions = {}): CodeCacheResu
   // an experimental loader, which fails with a code cache); packages outside the bundle load with createRequire.
   const script = new vm.Script(source, { filename: file, cachedData });
   const result: CodeCacheResult = cachedData === undefined ? 'absent' : script.cachedDataRejected ? 'rejected' : 'used';
-  if (result !== 'used' && o.writeAfterMs !== undefined) setTimeout(() => writeCache(script, cacheFile), o.writeAfterMs).unref();
+  if (result === 'absent' && o.writeAfterMs !== undefined) setTimeout(() => writeCache(script, cacheFile), o.writeAfterMs).unref();
   const module = { exports: {} };
   (script.runInThisContext() as ModuleFunction).call(module.exports, module.exports, createRequire(file), module, file, dirname(file));
   return result;
