@@ -41,8 +41,9 @@ export function splice(a: Duplex, b: Duplex, done: (r: SpliceResult) => void, o:
   // which would live as long as the connection.
   a.on('close', onClose);
   b.on('close', onClose);
-  forward(a, b, o.coalesce === true);
-  forward(b, a, o.coalesce === true);
+  const coalesce = o.coalesce === true;
+  forward(a, b, coalesce);
+  forward(b, a, coalesce);
   a.resume();
   b.resume();
 }

@@ -23,6 +23,8 @@ export type MuxCallback = (err: Error | null, conn?: MuxConn) => void;
 
 interface Carrier {
   key: string;
+  /** host:port of the peer, each stream's :authority. */
+  authority: string;
   session: ClientHttp2Session;
   socket: TLSSocket;
   decision: PeerDecision & { ok: true };
@@ -110,11 +112,7 @@ export class MuxPool {
 
   /** Retire carriers a rotated identity or an expired peer certificate no longer covers (counted in `recycled`); their streams finish first. */
   retireStale(now: number): void {
-    for (const c of this.carriers.values()) {
-      if (!this.o.dialer.isStale(c.socket, now)) continue;
-      this.retire(c);
-      this.recycled += 1;
-    }
+    for (const c of this.carriers.values()) this.retireIfStale(c, now);
   }
 
   /** Drain: no new streams on any carrier; each closes once its streams are done. */
@@ -129,10 +127,14 @@ export class MuxPool {
 
   private usable(c: Carrier): boolean {
     if (c.retired || c.session.closed || c.session.destroyed) return false;
-    if (!this.o.dialer.isStale(c.socket, this.o.clock())) return true;
+    return !this.retireIfStale(c, this.o.clock());
+  }
+
+  private retireIfStale(c: Carrier, now: number): boolean {
+    if (!this.o.dialer.isStale(c.socket, now)) return false;
     this.recycled += 1;
     this.retire(c);
-    return false;
+    return true;
   }
 
   private carrier(key: string, authority: string, socket: TLSSocket, decision: PeerDecision & { ok: true }): Carrier {
@@ -144,7 +146,7 @@ export class MuxPool {
       maxSessionMemory: MUX_SESSION_MEMORY_MB,
       peerMaxConcurrentStreams: MUX_SETTINGS.maxConcurrentStreams,
     });
-    const c: Carrier = { key, session, socket, decision, streams: 0, retired: false, probing: false };
+    const c: Carrier = { key, authority, session, socket, decision, streams: 0, retired: false, probing: false };
     tuneCarrier(socket, session);
     this.carriers.set(key, c);
     session.on('error', (err: Error) => this.o.log.warn({ event: 'mux_error', direction: 'outbound', listener: this.o.listener, upstream: key, error: err.message }, 'multiplexed connection to the peer failed'));
@@ -195,7 +197,7 @@ export class MuxPool {
   private stream(c: Carrier, t: DialTarget, cb: MuxCallback, retried: boolean): void {
     let stream: ClientHttp2Stream;
     try {
-      stream = c.session.request({ ':method': 'CONNECT', ':authority': formatHostPort(t) }, { endStream: false });
+      stream = c.session.request({ ':method': 'CONNECT', ':authority': c.authority }, { endStream: false });
     } catch (err) {
       // The session closed between the check and the request (e.g. a GOAWAY just arrived).
       this.retire(c);
@@ -204,9 +206,6 @@ export class MuxPool {
       return;
     }
     c.streams += 1;
-    stream.on('close', () => {
-      c.streams -= 1;
-    });
     let answered = false;
     const timer = setTimeout(() => {
       fail(new UpstreamError('timeout', `the peer at ${c.key} did not answer within ${this.o.openTimeoutMs} ms`));
@@ -234,7 +233,9 @@ export class MuxPool {
       fail(new UpstreamError('reset', `stream to ${c.key}: ${err.message}`, { cause: err }));
     };
     stream.on('error', onError);
-    stream.once('close', () => {
+    // 'close' comes once: one listener for the count and for a stream closed unanswered.
+    stream.on('close', () => {
+      c.streams -= 1;
       if (!answered) onError(new Error(`closed before an answer (code ${stream.rstCode ?? 0})`));
     });
     stream.once('response', (headers) => {
