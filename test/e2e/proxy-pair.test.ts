@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ca, identity, tempDir, writeSecret, type TestCa } from '../support/pki.js';
-import { echoApp, httpGet, metric, startSidecar, tcpEcho, type EchoApp, type SidecarHandle } from '../support/mesh.js';
+import { echoApp, httpGet, metric, noiseBody, rawGet, startSidecar, tcpEcho, tcpSockets, type EchoApp, type SidecarHandle } from '../support/mesh.js';
 import { eventually, freePorts, killAll, runTlsmesh, startProcess } from '../support/processes.js';
 
 const exec = promisify(execFile);
@@ -119,6 +119,49 @@ describe('http through the pair', () => {
     const noCert = await exec('curl', ['-sS', '--max-time', '10', '--cacert', join(dir, 'ca.crt'), '--resolve', `backend.default.svc:${p.inHttp}:127.0.0.1`, `https://backend.default.svc:${p.inHttp}/nocert`]).catch((e: { code: number }) => e);
     expect((noCert as { code: number }).code).not.toBe(0);
     expect(app.requests.some((r) => r.url === '/nocert')).toBe(false);
+  });
+});
+
+describe('http bodies through the pair', () => {
+  // Both sidecars read their upstream sockets into one shared buffer
+  // (http/h1/borrowed-read.ts). Two clients ask for large bodies and read
+  // nothing until the outbound sidecar has stopped reading the mTLS
+  // connections that carry them (bytes wait unread in the kernel), which it
+  // does only with 256 KiB queued to each client; while they wait, two more
+  // bodies pass through the same buffer. Bodies with a length and chunked in
+  // odd pieces; every byte must arrive as the app sent it.
+  it('carries concurrent large bodies intact, also to clients that stall', async () => {
+    const url = (c: { seed: string; n: number; chunked: boolean }) => `/noise?seed=${c.seed}&n=${c.n}${c.chunked ? '&chunked=1' : ''}`;
+    const stalled = [
+      { seed: 'b', n: (12 << 20) + 7, chunked: true },
+      { seed: 'd', n: (12 << 20) + 5, chunked: false },
+    ];
+    const flowing = [
+      { seed: 'a', n: (3 << 20) + 1, chunked: false },
+      { seed: 'c', n: (5 << 20) + 3, chunked: true },
+    ];
+    const sockets: net.Socket[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const slow = stalled.map((c) =>
+      rawGet(p.outHttp, url(c), {
+        stall: (s) => {
+          sockets.push(s);
+          return released;
+        },
+      }),
+    );
+    // A stalled request that ends before its release failed (corrupt framing cuts the connection).
+    const early = Promise.race(slow.map((r) => r.then(() => Promise.reject(new Error('a stalled request ended before its release')))));
+    await Promise.race([
+      early,
+      eventually(() => sockets.length === 2 && tcpSockets().filter((t) => t.remotePort === p.inHttp && t.rx > 0).length >= 2, 'the outbound sidecar to stop reading both stalled bodies'),
+    ]);
+    early.catch(() => {});
+    const fast = await Promise.all(flowing.map((c) => rawGet(p.outHttp, url(c))));
+    release();
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    expect([...fast, ...(await Promise.all(slow))].map(sha)).toEqual([...flowing, ...stalled].map((c) => sha(noiseBody(c.seed, c.n))));
   });
 });
 

@@ -1,5 +1,7 @@
 // Sidecars and apps for end-to-end tests: start `tlsmesh proxy` with a config,
 // wait for readiness, read its metrics; a small echo app to forward to.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
@@ -75,12 +77,96 @@ export interface EchoApp {
 }
 
 /** An HTTP app answering JSON with what it saw; `/slow?ms=N` answers after N ms; `/1m` sends 1 MiB. */
+/** `n` bytes nobody could guess a piece of: SHA-256 of `seed/0`, `seed/1`, ... */
+export function noiseBody(seed: string, n: number): Buffer {
+  const out = Buffer.allocUnsafe(n);
+  for (let i = 0; i * 32 < n; i++) createHash('sha256').update(`${seed}/${i}`).digest().copy(out, i * 32);
+  return out;
+}
+
+/**
+ * One GET on a connection of its own (Connection: close), by hand, so that
+ * the caller controls reading: with `stall`, nothing is read until the promise
+ * it returns for the connected socket settles. Resolves with the body,
+ * de-chunked; rejects on anything but a 200 or malformed chunking.
+ */
+export async function rawGet(port: number, path: string, o: { stall?: (s: net.Socket) => Promise<unknown> } = {}): Promise<Buffer> {
+  const s = net.connect({ port, host: '127.0.0.1' });
+  try {
+    await once(s, 'connect');
+    const parts: Buffer[] = [];
+    if (o.stall) {
+      s.pause();
+      o.stall(s).then(
+        () => s.resume(),
+        (err: Error) => s.destroy(err),
+      );
+    }
+    s.on('data', (d: Buffer) => parts.push(d));
+    s.write(`GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+    await once(s, 'end');
+    const all = Buffer.concat(parts);
+    const at = all.indexOf('\r\n\r\n');
+    const head = all.toString('latin1', 0, Math.max(0, at));
+    if (!/^HTTP\/1\.1 200 /.test(head)) throw new Error(`GET ${path}: ${head.split('\r\n')[0] || 'no answer'}`);
+    const body = all.subarray(at + 4);
+    return /\r\ntransfer-encoding: *chunked/i.test(head) ? unchunk(body) : body;
+  } finally {
+    s.destroy();
+  }
+}
+
+function unchunk(b: Buffer): Buffer {
+  const out: Buffer[] = [];
+  let pos = 0;
+  for (;;) {
+    const eol = b.indexOf('\r\n', pos);
+    const size = eol < 0 ? NaN : parseInt(b.toString('latin1', pos, eol), 16);
+    // Corrupted framing fails here, not by looping.
+    if (!(size >= 0) || eol + 2 + size + 2 > b.length) throw new Error(`malformed chunked body at byte ${pos}`);
+    if (size === 0) return Buffer.concat(out);
+    out.push(b.subarray(eol + 2, eol + 2 + size));
+    pos = eol + 2 + size + 2;
+  }
+}
+
+/** IPv4 TCP sockets on this machine (/proc/net/tcp): ports and the kernel's send and receive queues, in bytes. */
+export function tcpSockets(): { localPort: number; remotePort: number; tx: number; rx: number }[] {
+  const out = [];
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5) continue;
+    const [tx, rx] = f[4]!.split(':').map((h) => parseInt(h, 16));
+    out.push({ localPort: parseInt(f[1]!.split(':')[1]!, 16), remotePort: parseInt(f[2]!.split(':')[1]!, 16), tx: tx!, rx: rx! });
+  }
+  return out;
+}
+
 export async function echoApp(port = 0): Promise<EchoApp> {
   const requests: EchoApp['requests'] = [];
   const server = http.createServer((req, res) => {
     requests.push({ url: req.url ?? '', headers: req.headers });
     const url = new URL(req.url ?? '/', 'http://x');
     const answer = () => {
+      if (url.pathname === '/noise') {
+        // Deterministic bytes (noiseBody), with a length or chunked in pieces of odd sizes.
+        const body = noiseBody(url.searchParams.get('seed') ?? '', Number(url.searchParams.get('n') ?? 0));
+        if (url.searchParams.get('chunked') !== '1') {
+          res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+          res.end(body);
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/octet-stream' });
+        let pos = 0;
+        let piece = 1;
+        while (pos < body.length) {
+          piece = (piece * 7919) % 70_001;
+          res.write(body.subarray(pos, Math.min(body.length, pos + piece + 1)));
+          pos += piece + 1;
+        }
+        res.end();
+        return;
+      }
       if (url.pathname === '/1m') {
         res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 1 << 20 });
         res.end(Buffer.alloc(1 << 20, 7));

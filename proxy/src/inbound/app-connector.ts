@@ -3,7 +3,7 @@
 // fails closed when the app's certificate does not pass.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import net, { type Socket } from 'node:net';
+import net, { type OnReadOpts, type Socket } from 'node:net';
 import tls from 'node:tls';
 import type { UpstreamTlsConfig } from '../config/index.js';
 import { ConfigError } from '../errors.js';
@@ -20,7 +20,8 @@ import { UpstreamError } from '../tls/peer-refused.js';
 export interface AppConnector {
   scheme: 'http' | 'https';
   agent: http.Agent;
-  connect(host: string, port: number, cb: (err: Error | null, socket?: Socket) => void): void;
+  /** `onread`: Node's option, for sockets whose reads go to a callback (the h1 engine's). */
+  connect(host: string, port: number, cb: (err: Error | null, socket?: Socket) => void, onread?: OnReadOpts): void;
 }
 
 export interface AppConnectorDeps {
@@ -39,8 +40,8 @@ export function plainAppConnector(metrics: Metrics): AppConnector {
   return {
     scheme: 'http',
     agent: new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' }),
-    connect(host, port, cb) {
-      const s = net.connect({ host, port, allowHalfOpen: true });
+    connect(host, port, cb, onread) {
+      const s = net.connect({ host, port, allowHalfOpen: true, onread });
       s.setNoDelay(true);
       const onError = (err: NodeJS.ErrnoException) => {
         metrics.upstreamErrors.labels('inbound', 'connect').inc();
@@ -100,8 +101,8 @@ export function tlsAppConnector(cfg: UpstreamTlsConfig, d: AppConnectorDeps): Ap
   return {
     scheme: 'https',
     agent: new DialingAgent(dialer, { servername: cfg.serverName, alpn: ['http/1.1'] }),
-    connect(host, port, cb) {
-      dialer.dial({ host, port, servername: cfg.serverName }, (err, socket) => {
+    connect(host, port, cb, onread) {
+      dialer.dial({ host, port, servername: cfg.serverName, onread }, (err, socket) => {
         if (socket) socket.allowHalfOpen = true; // tcp carries half-close
         cb(err, socket);
       });

@@ -14,6 +14,7 @@ import type { ConnTracker } from '../net/tracker.js';
 import { httpEngineKind } from '../http/engine-choice.js';
 import { createForwarder, type Forwarder } from '../http/forwarder.js';
 import { createHttpFront, sendError } from '../http/front.js';
+import { upstreamOnRead } from '../http/h1/borrowed-read.js';
 import { H1Engine, type Route } from '../http/h1/engine.js';
 import type { RequestRecorder } from '../http/request-record.js';
 import { SocketPool } from '../http/h1/pool.js';
@@ -88,7 +89,7 @@ export class InboundHttp {
     const key = formatHostPort(t);
     let r = this.routes.get(key);
     if (!r) {
-      r = { key, url: `${this.o.app.scheme}://${key}`, pool: this.appPool, dial: (cb) => this.o.app.connect(t.host, t.port, cb) };
+      r = { key, url: `${this.o.app.scheme}://${key}`, pool: this.appPool, dial: (cb) => this.o.app.connect(t.host, t.port, cb, upstreamOnRead) };
       if (this.routes.size < 1024) this.routes.set(key, r);
     }
     return r;

@@ -4,6 +4,7 @@
 // certificate in TLS 1.3) is checked again against the current policy, using
 // the evidence recorded when that session's full handshake was verified.
 import type { X509Certificate } from 'node:crypto';
+import type { OnReadOpts } from 'node:net';
 import tls, { type SecureContext, type TLSSocket } from 'node:tls';
 import { checkPeer, type PeerDecision, type PeerEvidence, type PeerPolicy, type RefusalReason } from '../identity/peer-check.js';
 import type { Logger } from '../log.js';
@@ -17,6 +18,8 @@ export interface DialTarget {
   port: number;
   servername?: string;
   alpn?: string[];
+  /** Node's `onread` (reads into a buffer of the caller's, delivered to a callback instead of 'data'). */
+  onread?: OnReadOpts;
 }
 
 /** What a dial needs of the current credentials generation. */
@@ -84,6 +87,7 @@ export class MtlsDialer {
       minVersion: tlsVersion(this.o.minVersion),
       session: cached?.session,
       ALPNProtocols: t.alpn,
+      onread: t.onread,
       rejectUnauthorized: false,
       checkServerIdentity: () => undefined,
       // No half-open during the handshake: the peer's FIN must end it at once.

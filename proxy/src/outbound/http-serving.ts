@@ -17,6 +17,7 @@ import { DialingAgent } from '../http/dialing-agent.js';
 import { httpEngineKind } from '../http/engine-choice.js';
 import { createForwarder, type Forwarder } from '../http/forwarder.js';
 import { createHttpFront, sendError } from '../http/front.js';
+import { upstreamOnRead } from '../http/h1/borrowed-read.js';
 import { H1Engine, type Route } from '../http/h1/engine.js';
 import type { RequestRecorder } from '../http/request-record.js';
 import { SocketPool } from '../http/h1/pool.js';
@@ -122,9 +123,9 @@ export class OutboundHttp {
     let r = this.routes.get(key);
     if (!r) {
       const dial: Route['dial'] = mesh
-        ? (cb) => this.o.dialer.dial({ host: t.host, port: t.port, servername: this.o.cfg.serverName, alpn: ['http/1.1'] }, (err, s) => cb(err, s))
+        ? (cb) => this.o.dialer.dial({ host: t.host, port: t.port, servername: this.o.cfg.serverName, alpn: ['http/1.1'], onread: upstreamOnRead }, (err, s) => cb(err, s))
         : (cb) => {
-            const s = net.connect({ host: t.host, port: t.port, allowHalfOpen: true });
+            const s = net.connect({ host: t.host, port: t.port, allowHalfOpen: true, onread: upstreamOnRead });
             s.setNoDelay(true);
             const onError = (err: NodeJS.ErrnoException) => {
               this.o.metrics.upstreamErrors.labels('outbound', 'connect').inc();

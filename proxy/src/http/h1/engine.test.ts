@@ -8,6 +8,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { createMetrics } from '../../metrics.js';
 import { ConnTracker } from '../../net/tracker.js';
+import { createHash } from 'node:crypto';
+import { noiseBody, rawGet } from '../../../../test/support/mesh.js';
+import { eventually } from '../../../../test/support/processes.js';
+import { upstreamOnRead } from './borrowed-read.js';
 import { H1Engine, type Route } from './engine.js';
 import { SocketPool } from './pool.js';
 
@@ -64,10 +68,13 @@ interface Front {
   tracker: ConnTracker;
   metrics: ReturnType<typeof createMetrics>;
   pool: SocketPool;
+  /** The accepted client connections. */
+  downs: Set<Socket>;
   close(): void;
 }
 
-async function front(upPort: number, o: { add?: string } = {}): Promise<Front> {
+/** `streamReads`: dial without upstreamOnRead (the sidecars always use it), so bytes come through 'data'. */
+async function front(upPort: number, o: { add?: string; streamReads?: boolean } = {}): Promise<Front> {
   const tracker = new ConnTracker();
   const metrics = createMetrics(new Registry(), { defaultMetrics: false });
   const pool = new SocketPool();
@@ -86,7 +93,7 @@ async function front(upPort: number, o: { add?: string } = {}): Promise<Front> {
     url: `http://127.0.0.1:${upPort}`,
     pool,
     dial: (cb) => {
-      const s = net.connect({ port: upPort, host: '127.0.0.1' });
+      const s = net.connect({ port: upPort, host: '127.0.0.1', onread: o.streamReads ? undefined : upstreamOnRead });
       s.once('error', (err) => cb(err));
       s.once('connect', () => {
         s.removeAllListeners('error');
@@ -94,7 +101,10 @@ async function front(upPort: number, o: { add?: string } = {}): Promise<Front> {
       });
     },
   };
+  const downs = new Set<Socket>();
   const server = net.createServer((s) => {
+    downs.add(s);
+    s.once('close', () => downs.delete(s));
     tracker.add(s, 1);
     tracker.markHttp(s);
     s.once('close', () => tracker.delete(s));
@@ -102,7 +112,7 @@ async function front(upPort: number, o: { add?: string } = {}): Promise<Front> {
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  return { port: (server.address() as AddressInfo).port, tracker, metrics, pool, close: () => server.close() };
+  return { port: (server.address() as AddressInfo).port, tracker, metrics, pool, downs, close: () => server.close() };
 }
 
 /** A raw client: write bytes, read until `n` complete responses (Content-Length framed) or close. */
@@ -137,7 +147,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c();
 });
 
-async function setup(answer: Answer, o: { add?: string } = {}) {
+async function setup(answer: Answer, o: { add?: string; streamReads?: boolean } = {}) {
   const up = await upstream(answer);
   const f = await front(up.port, o);
   cleanups.push(() => up.close(), () => f.close());
@@ -367,5 +377,69 @@ describe('upgrades', () => {
     await c.until((d) => d.endsWith('hi'));
     c.send('shout');
     await c.until((d) => d.endsWith('SHOUT'));
+  });
+});
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('borrowed reads (one read buffer shared by every upstream socket)', () => {
+  // Bodies the upstream writes in pieces of odd sizes, chunked or with a
+  // length, to six clients at once, three of which read nothing until the
+  // engine's writes to all three are queued (their sockets full): queued
+  // writes hold what they were given, and whatever the engine did not copy out
+  // of the shared buffer is then overwritten by other connections' reads.
+  // Every byte must arrive as sent.
+  it('delivers concurrent large bodies intact, also to clients that stall', async () => {
+    const bodies = new Map<string, Buffer>();
+    // Stalled clients get more than the kernel's socket buffers on both ends hold.
+    for (const [i, name] of ['a', 'b', 'c', 'd', 'e', 'f'].entries()) {
+      bodies.set(name, noiseBody(name, (i % 2 === 1 ? 12 : 3) * 1024 * 1024 + name.charCodeAt(0)));
+    }
+    const { f } = await setup((h, _b, s) => {
+      const name = h.split(' ')[1]!.slice(1);
+      const body = bodies.get(name)!;
+      const chunked = name > 'c';
+      s.write(`HTTP/1.1 200 OK\r\n${chunked ? 'transfer-encoding: chunked' : `content-length: ${body.length}`}\r\n\r\n`);
+      let pos = 0;
+      let piece = 1;
+      const pump = () => {
+        while (pos < body.length) {
+          piece = (piece * 7919) % 70_001; // 0 to 70 KiB: below, at and above a TLS record and a read
+          const n = Math.min(body.length - pos, piece + 1);
+          const part = body.subarray(pos, pos + n);
+          pos += n;
+          const more = s.write(chunked ? Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), part, Buffer.from('\r\n')]) : part);
+          if (!more) return void s.once('drain', pump);
+        }
+        if (chunked) s.write('0\r\n\r\n');
+      };
+      pump();
+    });
+    const backedUp = eventually(() => [...f.downs].filter((d) => d.writableLength > 0).length >= 3, 'three clients with queued writes');
+    const got = await Promise.all([...bodies.keys()].map((name, i) => rawGet(f.port, `/${name}`, i % 2 === 1 ? { stall: () => backedUp } : {})));
+    expect(got.map(sha)).toEqual([...bodies.values()].map(sha));
+  });
+
+  it('closes an idle pooled upstream connection that sends bytes nobody asked for', async () => {
+    let last: Socket | undefined;
+    const { up, f, client } = await setup((_h, _b, s) => {
+      last = s;
+      s.write(ok());
+    });
+    const c1 = client().send('GET /1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    await c1.until(() => c1.closed, 'the first connection to close');
+    await eventually(() => f.pool.size === 1, 'the upstream connection in the pool');
+    last!.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstale');
+    await eventually(() => f.pool.size === 0, 'the pool to drop it');
+    const c2 = client().send('GET /2 HTTP/1.1\r\nHost: a\r\n\r\n');
+    await c2.until((d) => d.endsWith('ok'));
+    expect(c2.data).not.toContain('stale');
+    expect(up.accepted).toBe(2);
+  });
+
+  it('carries the same bodies through the Readable stream when dialed without it', async () => {
+    const body = noiseBody('plain', 2 * 1024 * 1024);
+    const { f } = await setup((_h, _b, s) => s.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${body.length}\r\n\r\n`), body])), { streamReads: true });
+    expect(sha(await rawGet(f.port, '/x'))).toBe(sha(body));
   });
 });

@@ -10,11 +10,17 @@ import type { ChunkedScanner } from './chunked.js';
 import type { H1Engine, Route } from './engine.js';
 import type { RequestHead } from './parse.js';
 import { recordRequest } from '../request-record.js';
+import { setUpstreamOwner, type BorrowedReader } from './borrowed-read.js';
 
 export const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 /** Our own high-water mark for buffered writes (Node's default is 16 KiB, one TLS record). */
 const HIGH_WATER = 256 * 1024;
 const COALESCE_FROM = 8 * 1024;
+/** A turn's borrowed body bytes are copied here and leave in one write (flushDown). At least one read (borrowed-read.ts, 64 KiB). */
+const STAGE_SIZE = 128 * 1024;
+/** Stages no write holds any more, for the next bulk response of any connection. */
+const freeStages: Buffer[] = [];
+const MAX_FREE_STAGES = 8;
 
 export const enum Rq {
   Head,
@@ -34,7 +40,7 @@ export const enum Rs {
   UntilClose,
 }
 
-export abstract class H1Flow {
+export abstract class H1Flow implements BorrowedReader {
   protected up: Socket | undefined;
   /** The upstream served an earlier request (a failure before any answer may be retried once). */
   protected upReused = false;
@@ -75,7 +81,7 @@ export abstract class H1Flow {
     this.flowUp();
   };
   protected readonly onDownClose = () => this.downClosed();
-  protected readonly onUpData = (chunk: Buffer) => this.upData(chunk);
+  protected readonly onUpData = (chunk: Buffer) => this.upData(chunk, chunk.length);
   protected readonly onUpDrain = () => {
     if (!this.upFull) return;
     this.upFull = false;
@@ -91,7 +97,12 @@ export abstract class H1Flow {
 
   protected abstract downData(chunk: Buffer): void;
   protected abstract downClosed(): void;
-  protected abstract upData(chunk: Buffer): void;
+  /** `chunk[0, n)`: borrowed (borrowed-read.ts), valid only during the call. */
+  protected abstract upData(chunk: Buffer, n: number): void;
+
+  upRead(buf: Buffer, n: number): void {
+    this.upData(buf, n);
+  }
   protected abstract upGone(err?: Error): void;
   /** Periodic (the engine's timer): idle and slow-head timeouts. */
   abstract sweep(now: number): void;
@@ -100,6 +111,8 @@ export abstract class H1Flow {
     this.up = s;
     this.upReused = reused;
     this.upFull = false;
+    // Sockets dialed with upstreamOnRead deliver to upRead; others through 'data'.
+    setUpstreamOwner(s, this);
     s.on('data', this.onUpData);
     s.on('drain', this.onUpDrain);
     s.on('end', this.onUpGone);
@@ -112,6 +125,7 @@ export abstract class H1Flow {
     const s = this.up;
     if (!s) return undefined;
     this.up = undefined;
+    setUpstreamOwner(s, undefined);
     s.removeListener('data', this.onUpData);
     s.removeListener('drain', this.onUpDrain);
     s.removeListener('end', this.onUpGone);
@@ -131,14 +145,13 @@ export abstract class H1Flow {
     if (up.writableLength > HIGH_WATER) this.upFull = true;
   }
 
+  /** Bytes we own (heads, answers) to the client, after what is staged. */
   protected toDown(b: Buffer): void {
-    // Large bodies arrive in 16 KiB pieces (one per TLS record): hold them
-    // until this turn of the event loop is over and send them in one writev.
-    if (b.length >= COALESCE_FROM && !this.downCorked) {
-      this.downCorked = true;
-      this.down.cork();
-      setImmediate(this.onUncorkDown);
-    }
+    if (this.stageUsed > 0) this.flushDown();
+    this.writeDown(b);
+  }
+
+  private writeDown(b: Buffer): void {
     this.down.write(b);
     if (this.down.writableLength > HIGH_WATER) {
       this.downFull = true;
@@ -146,11 +159,75 @@ export abstract class H1Flow {
     }
   }
 
-  protected downCorked = false;
-  protected readonly onUncorkDown = () => {
-    this.downCorked = false;
-    this.down.uncork();
+  /**
+   * Borrowed body bytes (`b[from, to)`) to the client. They must not be
+   * referenced once this returns: a plain socket's write keeps the buffer when
+   * the kernel takes only part of it, and a queued write keeps it in any case.
+   * Small pieces (an answer's body) are copied and written at once. Larger
+   * ones (bulk bodies, 16 KiB per TLS record) are copied into a stage that
+   * leaves in one write at the end of this turn of the event loop. A TLS
+   * socket's write copies what it is given into the TLS record before it
+   * returns, so into an idle TLS socket the bytes go without a copy.
+   */
+  protected toDownBorrowed(b: Buffer, from: number, to: number): void {
+    const n = to - from;
+    if (n <= 0) return;
+    const d = this.down;
+    if (this.stageUsed === 0 && (d as { encrypted?: boolean }).encrypted === true && d.writableLength === 0 && !d.writableCorked) {
+      this.writeDown(b.subarray(from, to));
+      return;
+    }
+    if (n < COALESCE_FROM && this.stageUsed === 0) {
+      const copy = Buffer.allocUnsafe(n);
+      b.copy(copy, 0, from, to);
+      this.writeDown(copy);
+      return;
+    }
+    let stage = this.stage;
+    if (stage !== undefined && this.stageUsed + n > stage.length) {
+      this.flushDown();
+      stage = this.stage;
+    }
+    if (stage === undefined) {
+      stage = this.stage = freeStages.pop() ?? Buffer.allocUnsafe(STAGE_SIZE);
+    }
+    b.copy(stage, this.stageUsed, from, to);
+    if (this.stageUsed === 0 && !this.flushQueued) {
+      this.flushQueued = true;
+      setImmediate(this.onFlushDown);
+    }
+    this.stageUsed += n;
+  }
+
+  private stage: Buffer | undefined;
+  private stageUsed = 0;
+  private flushQueued = false;
+  private readonly onFlushDown = () => {
+    this.flushQueued = false;
+    this.flushDown();
   };
+
+  /** Write what is staged. A write that keeps the stage (queued, or partly taken) takes it along. */
+  protected flushDown(): void {
+    const stage = this.stage;
+    const n = this.stageUsed;
+    if (stage === undefined || n === 0) return;
+    this.stageUsed = 0;
+    const d = this.down;
+    if (d.destroyed) return;
+    const copied = (d as { encrypted?: boolean }).encrypted === true && d.writableLength === 0 && !d.writableCorked;
+    this.writeDown(stage.subarray(0, n));
+    if (!copied && d.writableLength > 0) this.stage = undefined;
+  }
+
+  /** Between responses: a stage no write holds goes back for others. */
+  protected releaseStage(): void {
+    if (this.stageUsed > 0) this.flushDown();
+    const stage = this.stage;
+    if (stage === undefined) return;
+    this.stage = undefined;
+    if (freeStages.length < MAX_FREE_STAGES) freeStages.push(stage);
+  }
 
   /**
    * Pause the client only when bytes wait that cannot be forwarded yet (no

@@ -14,7 +14,7 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
 export abstract class H1Response extends H1Flow {
   protected abstract pumpRequest(): void;
 
-  protected upData(chunk: Buffer): void {
+  protected upData(chunk: Buffer, n: number): void {
     this.rsGot = true;
     if (this.rs === Rs.Idle) {
       // Bytes nobody asked for: this connection cannot be trusted with another request.
@@ -23,11 +23,16 @@ export abstract class H1Response extends H1Flow {
       return;
     }
     if (this.rs === Rs.Head) {
-      this.rsbuf = this.rsbuf ? Buffer.concat([this.rsbuf, chunk]) : chunk;
+      // The head is parsed from, and may wait in, a buffer of our own.
+      const held = this.rsbuf;
+      const own = Buffer.allocUnsafe((held?.length ?? 0) + n);
+      if (held) held.copy(own, 0);
+      chunk.copy(own, held?.length ?? 0, 0, n);
+      this.rsbuf = own;
       this.pumpResponse();
       return;
     }
-    this.body(chunk);
+    this.body(chunk, 0, n);
   }
 
   private pumpResponse(): void {
@@ -62,7 +67,7 @@ export abstract class H1Response extends H1Flow {
         // Head and the body bytes that came with it leave in one write (one TLS record, one syscall).
         this.down.cork();
         this.responseHead(res, buf, at + 4);
-        this.body(rest);
+        this.body(rest, 0, rest.length);
         this.down.uncork();
       } else {
         this.responseHead(res, buf, at + 4);
@@ -99,35 +104,36 @@ export abstract class H1Response extends H1Flow {
     }
   }
 
-  private body(chunk: Buffer): void {
+  /** `chunk[from, to)` of the body, borrowed (see toDownBorrowed). */
+  private body(chunk: Buffer, from: number, to: number): void {
     switch (this.rs) {
       case Rs.Length: {
-        const n = Math.min(this.rsLeft, chunk.length);
-        if (n > 0) this.toDown(n === chunk.length ? chunk : chunk.subarray(0, n));
+        const n = Math.min(this.rsLeft, to - from);
+        this.toDownBorrowed(chunk, from, from + n);
         this.rsLeft -= n;
-        if (n < chunk.length) this.upKeep = false; // more than the message: do not reuse
+        if (from + n < to) this.upKeep = false; // more than the message: do not reuse
         if (this.rsLeft === 0) this.responseDone();
         return;
       }
       case Rs.Chunked: {
         let end: number;
         try {
-          end = this.rsChunks!.scan(chunk, 0);
+          end = this.rsChunks!.scan(chunk.subarray(from, to), 0);
         } catch (err) {
           this.log('warn', 'bad chunked response body', (err as Error).message);
           return this.abort('bad chunked response body');
         }
         if (end < 0) {
-          this.toDown(chunk);
+          this.toDownBorrowed(chunk, from, to);
           return;
         }
-        this.toDown(end === chunk.length ? chunk : chunk.subarray(0, end));
-        if (end < chunk.length) this.upKeep = false;
+        this.toDownBorrowed(chunk, from, from + end);
+        if (from + end < to) this.upKeep = false;
         this.responseDone();
         return;
       }
       case Rs.UntilClose:
-        this.toDown(chunk);
+        this.toDownBorrowed(chunk, from, to);
         return;
       default:
         return;
@@ -136,6 +142,7 @@ export abstract class H1Response extends H1Flow {
 
   private responseDone(): void {
     this.rs = Rs.Idle;
+    this.releaseStage();
     if (this.rq === Rq.Sent) this.exchangeDone();
     else {
       // Answered before the request body was all sent: the upstream connection
@@ -159,6 +166,7 @@ export abstract class H1Response extends H1Flow {
     this.down.removeListener('data', this.onDownData);
     this.down.removeListener('drain', this.onDownDrain);
     this.down.removeListener('close', this.onDownClose);
+    this.flushDown();
     this.down.write(head);
     if (this.inbuf) up.write(this.inbuf);
     this.inbuf = undefined;
@@ -199,6 +207,7 @@ export abstract class H1Response extends H1Flow {
     if (this.answered) return this.abort(body);
     this.status = code;
     this.answered = true;
+    this.flushDown();
     this.down.write(errorAnswer(code, body, this.e.o.responseHeaders?.add ?? ''));
     this.rs = Rs.Idle;
     this.rq = Rq.Sent;
@@ -218,6 +227,7 @@ export abstract class H1Response extends H1Flow {
   private close(): void {
     this.rq = Rq.Closed;
     this.inbuf = undefined;
+    this.flushDown();
     this.down.end();
   }
 
