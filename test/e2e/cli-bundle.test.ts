@@ -29,6 +29,19 @@ describe('the tlsmesh bundle', () => {
     expect(readFileSync(join(ROOT, 'dist/bundle/tlsmesh-main.cjs'), 'latin1')).not.toMatch(/\bimport\(\s*["'`]/);
   });
 
+  // Everything the bundle requires at its top runs at every start
+  // (docs/benchmarks.md, "Sidecar startup"): built-ins only some listeners or
+  // commands need load on first use (lazy-builtins.ts), and tslib is its
+  // CommonJS build, one module, not a copy of its ES module's exports per
+  // require (rolldown.config.mjs).
+  it('loads at start neither the built-ins a plain sidecar does not use nor a copy of tslib per require', () => {
+    const code = readFileSync(join(ROOT, 'dist/bundle/tlsmesh-main.cjs'), 'latin1');
+    for (const builtin of ['http2', 'child_process', 'readline']) expect(code, builtin).not.toMatch(new RegExp(`^let \\w+ = require\\("node:${builtin}"\\);$`, 'm'));
+    expect(code).toMatch(/^let node_tls = require\("node:tls"\);$/m); // the pattern above does match a top-level require
+    expect(code).not.toMatch(/__toCommonJS\(tslib/);
+    expect(code).toMatch(/\/\/ node_modules\/tslib\/tslib\.js\n/);
+  });
+
   it('runs alone as in the image: --version from package.json, bad config as one line and exit 2', async () => {
     const image = join(tmp.dir, 'opt-tlsmesh');
     mkdirSync(join(image, 'dist'), { recursive: true });

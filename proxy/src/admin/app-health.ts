@@ -8,11 +8,11 @@
 // the connection opens; grpc succeeds when grpc.health.v1.Health/Check answers
 // SERVING (plaintext HTTP/2, as kubelet). All fail after timeoutSeconds.
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect as h2connect } from 'node:http2';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import type { DeepReadonly } from '../config/load.js';
 import type { AppProbeConfig as MutableAppProbeConfig } from '../config/schema.js';
+import { http2 } from '../lazy-builtins.js';
 
 type AppProbeConfig = DeepReadonly<MutableAppProbeConfig>;
 
@@ -94,7 +94,7 @@ const SERVING_STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
 function grpcProbe(host: string, port: number, service: string, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const authority = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-    const session = h2connect(authority);
+    const session = http2().connect(authority);
     let done = false;
     const finish = (r: ProbeResult) => {
       if (done) return;

@@ -3,7 +3,7 @@
 // kernel's nf_tables) and iptables-legacy (x_tables). Rules written with one are
 // invisible to the other's save, and both sets apply, so tlsmesh writes to the one
 // the namespace already uses (see chooseBackend).
-import { execFile } from 'node:child_process';
+import { childProcess } from '../lazy-builtins.js';
 import { CaptureError } from '../errors.js';
 import type { Family } from './rules.js';
 
@@ -40,7 +40,7 @@ export function tables(backend: Backend, family: Family): Tables {
 function run(file: string, args: string[], input?: string): Promise<string> {
   const env = { ...process.env, PATH: [process.env.PATH, ...SBIN].filter(Boolean).join(':') };
   return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { env, timeout: 30_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+    const child = childProcess().execFile(file, args, { env, timeout: 30_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       const code = (err as NodeJS.ErrnoException).code;
       const why =

@@ -33,7 +33,9 @@ export function loadConfig<S extends z.ZodType>(file: string, schema: S): DeepRe
 export function parseConfig<S extends z.ZodType>(input: unknown, schema: S): DeepReadonly<z.output<S>> {
   if (input === null || input === undefined) throw new ConfigError('', 'the file is empty');
   if (typeof input !== 'object' || Array.isArray(input)) throw new ConfigError('', 'expected a mapping at the top level');
-  const result = schema.safeParse(input);
+  // A configuration is parsed once: zod's compiled fast path (new Function per
+  // object schema, which no code cache keeps) would cost more than it saves.
+  const result = schema.safeParse(input, { jitless: true });
   if (!result.success) throw issuesToError(result.error.issues);
   return deepFreeze(result.data) as DeepReadonly<z.output<S>>;
 }

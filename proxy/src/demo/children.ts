@@ -2,12 +2,12 @@
 // the terminal reaches only the demo, which then stops them in order), their
 // output kept as a short tail per child, every pid tracked so that nothing is
 // left behind, whatever way the demo ends.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { programFile } from '../program-files.js';
+import { childProcess, readline } from '../lazy-builtins.js';
 
 const GUARD = pathToFileURL(programFile('demo/orphan-guard.js', 'orphan-guard.mjs')).href;
 /** The built CLI: the bundle's entry, or dist/proxy/src/main.js. */
@@ -49,7 +49,7 @@ export class Children {
 
   /** `node --import guard SCRIPT ARGS...` (SCRIPT defaults to the tlsmesh CLI). */
   startNode(name: string, args: string[], script = CLI): Child {
-    const proc = spawn(process.execPath, ['--import', GUARD, script, ...args], {
+    const proc = childProcess().spawn(process.execPath, ['--import', GUARD, script, ...args], {
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, ...this.hooks.env },
@@ -70,7 +70,7 @@ export class Children {
       lastError: () => lastError,
     };
     for (const stream of ['stdout', 'stderr'] as const) {
-      createInterface({ input: proc[stream]! }).on('line', (line) => {
+      readline().createInterface({ input: proc[stream]! }).on('line', (line) => {
         lines.push(line);
         if (lines.length > TAIL) lines.shift();
         if (stream === 'stderr' && line.trim()) lastError = line.trim();

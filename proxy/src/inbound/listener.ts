@@ -4,7 +4,8 @@
 // then open anything towards the app: tcp is spliced here (a connection, or
 // each stream of a multiplexed one: net/mux.ts), http is served by
 // http-serving.ts.
-import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Http2Server, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import { http2 } from '../lazy-builtins.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls, { type TLSSocket } from 'node:tls';
@@ -46,7 +47,7 @@ export class InboundListener extends AcceptingListener<Conn> {
   private readonly tlsServer: tls.Server;
   /** tcp: the same TLS server with ALPN tlsmesh-mux/1, for clients that offer it (net/mux.ts). */
   private readonly muxTls?: tls.Server;
-  private readonly h2?: http2.Http2Server;
+  private readonly h2?: Http2Server;
   /** Multiplexed connections, with the record of the carrier each came on. */
   private readonly muxSessions = new Map<ServerHttp2Session, Conn>();
   private readonly policy: PeerPolicy;
@@ -102,7 +103,7 @@ export class InboundListener extends AcceptingListener<Conn> {
       // tlsmesh-mux/1 meet the server that speaks it.
       this.muxTls = new tls.Server({ ...tlsOptions, ALPNProtocols: [MUX_ALPN] });
       servers.push(this.muxTls);
-      this.h2 = http2.createServer({ settings: MUX_SETTINGS, maxSessionMemory: MUX_SESSION_MEMORY_MB });
+      this.h2 = http2().createServer({ settings: MUX_SETTINGS, maxSessionMemory: MUX_SESSION_MEMORY_MB });
     }
     for (const server of servers) {
       server.on('secureConnection', (s: TLSSocket) => this.onSecure(s));

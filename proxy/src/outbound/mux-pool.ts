@@ -5,7 +5,8 @@
 // rotates, when the peer's certificate expires, when the peer sends GOAWAY, or
 // after idleMs without streams. A peer that does not take the ALPN offer
 // gets raw mTLS connections, as before multiplexing.
-import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
+import { http2 } from '../lazy-builtins.js';
 import type { TLSSocket } from 'node:tls';
 import { formatHostPort } from '../config/index.js';
 import type { PeerDecision } from '../identity/peer-check.js';
@@ -140,7 +141,7 @@ export class MuxPool {
   private carrier(key: string, authority: string, socket: TLSSocket, decision: PeerDecision & { ok: true }): Carrier {
     // The carrier lives as long as it has streams; half-open would only keep a dead one around.
     socket.allowHalfOpen = false;
-    const session = http2.connect(`http://${authority}`, {
+    const session = http2().connect(`http://${authority}`, {
       createConnection: () => socket,
       settings: MUX_SETTINGS,
       maxSessionMemory: MUX_SESSION_MEMORY_MB,
