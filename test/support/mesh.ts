@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { once } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
+import tls from 'node:tls';
 import { stringify } from 'yaml';
 import { eventually, tlsmesh, writeYaml, type Proc } from './processes.js';
 
@@ -90,10 +91,11 @@ export function noiseBody(seed: string, n: number): Buffer {
  * it returns for the connected socket settles. Resolves with the body,
  * de-chunked; rejects on anything but a 200 or malformed chunking.
  */
-export async function rawGet(port: number, path: string, o: { stall?: (s: net.Socket) => Promise<unknown> } = {}): Promise<Buffer> {
-  const s = net.connect({ port, host: '127.0.0.1' });
+export async function rawGet(port: number, path: string, o: { stall?: (s: net.Socket) => Promise<unknown>; tls?: boolean } = {}): Promise<Buffer> {
+  // tls: any certificate will do (the engine's own tests, where the front speaks TLS).
+  const s = o.tls ? tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : net.connect({ port, host: '127.0.0.1' });
   try {
-    await once(s, 'connect');
+    await once(s, o.tls ? 'secureConnect' : 'connect');
     const parts: Buffer[] = [];
     if (o.stall) {
       s.pause();
