@@ -10,18 +10,13 @@ import { createRequire } from 'node:module';
 import type * as Readline from 'node:readline';
 
 const load = createRequire(import.meta.url);
-let http2Module: typeof Http2 | undefined;
-let childProcessModule: typeof ChildProcess | undefined;
-let readlineModule: typeof Readline | undefined;
 
-export function http2(): typeof Http2 {
-  return (http2Module ??= load('node:http2') as typeof Http2);
+/** A getter that loads module `id` on its first call. */
+function lazy<T>(id: string): () => T {
+  let loaded: T | undefined;
+  return () => (loaded ??= load(id) as T);
 }
 
-export function childProcess(): typeof ChildProcess {
-  return (childProcessModule ??= load('node:child_process') as typeof ChildProcess);
-}
-
-export function readline(): typeof Readline {
-  return (readlineModule ??= load('node:readline') as typeof Readline);
-}
+export const http2 = lazy<typeof Http2>('node:http2');
+export const childProcess = lazy<typeof ChildProcess>('node:child_process');
+export const readline = lazy<typeof Readline>('node:readline');

@@ -77,12 +77,24 @@ export interface EchoApp {
   close(): Promise<void>;
 }
 
-/** An HTTP app answering JSON with what it saw; `/slow?ms=N` answers after N ms; `/1m` sends 1 MiB. */
 /** `n` bytes nobody could guess a piece of: SHA-256 of `seed/0`, `seed/1`, ... */
 export function noiseBody(seed: string, n: number): Buffer {
   const out = Buffer.allocUnsafe(n);
   for (let i = 0; i * 32 < n; i++) createHash('sha256').update(`${seed}/${i}`).digest().copy(out, i * 32);
   return out;
+}
+
+/** `body` cut into pieces of odd sizes, 1 byte to 70 KiB: below, at and above a TLS record and a socket read. */
+export function oddPieces(body: Buffer): Buffer[] {
+  const pieces: Buffer[] = [];
+  let piece = 1;
+  for (let pos = 0; pos < body.length; ) {
+    piece = (piece * 7919) % 70_001;
+    const n = Math.min(body.length - pos, piece + 1);
+    pieces.push(body.subarray(pos, pos + n));
+    pos += n;
+  }
+  return pieces;
 }
 
 /**
@@ -144,6 +156,10 @@ export function tcpSockets(): { localPort: number; remotePort: number; tx: numbe
   return out;
 }
 
+/**
+ * An HTTP app answering JSON with what it saw; `/slow?ms=N` answers after N ms;
+ * `/1m` sends 1 MiB; `/noise?seed=S&n=N[&chunked=1]` sends noiseBody(S, N).
+ */
 export async function echoApp(port = 0): Promise<EchoApp> {
   const requests: EchoApp['requests'] = [];
   const server = http.createServer((req, res) => {
@@ -159,13 +175,7 @@ export async function echoApp(port = 0): Promise<EchoApp> {
           return;
         }
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
-        let pos = 0;
-        let piece = 1;
-        while (pos < body.length) {
-          piece = (piece * 7919) % 70_001;
-          res.write(body.subarray(pos, Math.min(body.length, pos + piece + 1)));
-          pos += piece + 1;
-        }
+        for (const piece of oddPieces(body)) res.write(piece);
         res.end();
         return;
       }

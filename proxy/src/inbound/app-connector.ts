@@ -3,7 +3,7 @@
 // fails closed when the app's certificate does not pass.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import net, { type OnReadOpts, type Socket } from 'node:net';
+import type { OnReadOpts, Socket } from 'node:net';
 import tls from 'node:tls';
 import type { UpstreamTlsConfig } from '../config/index.js';
 import { ConfigError } from '../errors.js';
@@ -12,10 +12,10 @@ import { parseCertificates } from '../identity/x509.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { DialingAgent } from '../http/dialing-agent.js';
+import { connectPlain } from '../net/connect-plain.js';
 import { MtlsDialer } from '../outbound/dialer.js';
 import { compilePolicy } from '../tls/policy.js';
 import { tlsVersion, type MinTlsVersion } from '../tls/contexts.js';
-import { UpstreamError } from '../tls/peer-refused.js';
 
 export interface AppConnector {
   scheme: 'http' | 'https';
@@ -41,17 +41,7 @@ export function plainAppConnector(metrics: Metrics): AppConnector {
     scheme: 'http',
     agent: new http.Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo' }),
     connect(host, port, cb, onread) {
-      const s = net.connect({ host, port, allowHalfOpen: true, onread });
-      s.setNoDelay(true);
-      const onError = (err: NodeJS.ErrnoException) => {
-        metrics.upstreamErrors.labels('inbound', 'connect').inc();
-        cb(new UpstreamError('connect', `connect ${host}:${port}: ${err.code ?? err.message}`, { cause: err }));
-      };
-      s.once('error', onError);
-      s.once('connect', () => {
-        s.removeListener('error', onError);
-        cb(null, s);
-      });
+      connectPlain({ host, port, name: `${host}:${port}`, onread }, { direction: 'inbound', metrics }, cb);
     },
   };
 }

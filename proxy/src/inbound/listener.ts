@@ -5,7 +5,6 @@
 // each stream of a multiplexed one: net/mux.ts), http is served by
 // http-serving.ts.
 import type { Http2Server, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
-import { http2 } from '../lazy-builtins.js';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls, { type TLSSocket } from 'node:tls';
@@ -14,6 +13,7 @@ import { formatHostPort, type HostPort } from '../config/index.js';
 import type { CredentialStore } from '../identity/credential-store.js';
 import type { Credentials } from '../identity/credentials.js';
 import { checkPeer, type PeerPolicy } from '../identity/peer-check.js';
+import { http2 } from '../lazy-builtins.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { AcceptingListener, type ListenerGlobals } from '../net/accepting-listener.js';

@@ -5,7 +5,7 @@
 // accepts; this serves, and owns the pooled peer connections that rotation
 // recycles and drain closes.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import net, { type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { AccessLogMode } from '../access-log.js';
@@ -22,7 +22,7 @@ import { H1Engine, type Route } from '../http/h1/engine.js';
 import type { RequestRecorder } from '../http/request-record.js';
 import { SocketPool } from '../http/h1/pool.js';
 import { reportUpstreamError } from '../http/upstream-errors.js';
-import { UpstreamError } from '../tls/peer-refused.js';
+import { connectPlain } from '../net/connect-plain.js';
 import type { MtlsDialer } from './dialer.js';
 
 /** What serving needs to know of an accepted connection. */
@@ -124,19 +124,7 @@ export class OutboundHttp {
     if (!r) {
       const dial: Route['dial'] = mesh
         ? (cb) => this.o.dialer.dial({ host: t.host, port: t.port, servername: this.o.cfg.serverName, alpn: ['http/1.1'], onread: upstreamOnRead }, (err, s) => cb(err, s))
-        : (cb) => {
-            const s = net.connect({ host: t.host, port: t.port, allowHalfOpen: true, onread: upstreamOnRead });
-            s.setNoDelay(true);
-            const onError = (err: NodeJS.ErrnoException) => {
-              this.o.metrics.upstreamErrors.labels('outbound', 'connect').inc();
-              cb(new UpstreamError('connect', `connect ${formatHostPort(t)}: ${err.code ?? err.message}`, { cause: err }));
-            };
-            s.once('error', onError);
-            s.once('connect', () => {
-              s.removeListener('error', onError);
-              cb(null, s);
-            });
-          };
+        : (cb) => connectPlain({ host: t.host, port: t.port, name: formatHostPort(t), onread: upstreamOnRead }, { direction: 'outbound', metrics: this.o.metrics }, cb);
       r = { key, url: key, pool: mesh ? this.peerPool! : this.plainPool!, dial };
       if (this.routes.size < 1024) this.routes.set(key, r);
     }

@@ -6,10 +6,10 @@
 // after idleMs without streams. A peer that does not take the ALPN offer
 // gets raw mTLS connections, as before multiplexing.
 import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
-import { http2 } from '../lazy-builtins.js';
 import type { TLSSocket } from 'node:tls';
 import { formatHostPort } from '../config/index.js';
 import type { PeerDecision } from '../identity/peer-check.js';
+import { http2 } from '../lazy-builtins.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { MUX_ALPN, MUX_SESSION_MEMORY_MB, MUX_SETTINGS, tuneCarrier } from '../net/mux.js';

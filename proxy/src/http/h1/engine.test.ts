@@ -10,7 +10,7 @@ import pino from 'pino';
 import { createMetrics } from '../../metrics.js';
 import { ConnTracker } from '../../net/tracker.js';
 import { createHash } from 'node:crypto';
-import { noiseBody, rawGet } from '../../../../test/support/mesh.js';
+import { noiseBody, oddPieces, rawGet } from '../../../../test/support/mesh.js';
 import { ca, identity } from '../../../../test/support/pki.js';
 import { eventually } from '../../../../test/support/processes.js';
 import { upstreamOnRead } from './borrowed-read.js';
@@ -404,15 +404,12 @@ describe('borrowed reads (one read buffer shared by every upstream socket)', () 
       const body = bodies.get(name)!;
       const chunked = name > 'c';
       s.write(`HTTP/1.1 200 OK\r\n${chunked ? 'transfer-encoding: chunked' : `content-length: ${body.length}`}\r\n\r\n`);
-      let pos = 0;
-      let piece = 1;
+      const pieces = oddPieces(body);
+      let i = 0;
       const pump = () => {
-        while (pos < body.length) {
-          piece = (piece * 7919) % 70_001; // 0 to 70 KiB: below, at and above a TLS record and a read
-          const n = Math.min(body.length - pos, piece + 1);
-          const part = body.subarray(pos, pos + n);
-          pos += n;
-          const more = s.write(chunked ? Buffer.concat([Buffer.from(`${n.toString(16)}\r\n`), part, Buffer.from('\r\n')]) : part);
+        while (i < pieces.length) {
+          const part = pieces[i++]!;
+          const more = s.write(chunked ? Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n')]) : part);
           if (!more) return void s.once('drain', pump);
         }
         if (chunked) s.write('0\r\n\r\n');

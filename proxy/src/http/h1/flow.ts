@@ -34,6 +34,15 @@ function newStage(): Buffer {
   return Buffer.allocUnsafe(STAGE_SIZE);
 }
 
+/**
+ * Does a write to `d` now go straight into TLS, which copies it into the
+ * record before write() returns (TLSWrap::DoWrite)? Only for a TLS socket
+ * with nothing queued or corked: otherwise the Writable keeps the buffer.
+ */
+function encryptsNow(d: Socket): boolean {
+  return (d as { encrypted?: boolean }).encrypted === true && d.writableLength === 0 && !d.writableCorked;
+}
+
 function recycleStage(stage: Buffer): void {
   if (freeStages.length < MAX_FREE_STAGES) freeStages.push(stage);
 }
@@ -188,16 +197,17 @@ export abstract class H1Flow implements BorrowedReader {
   protected toDownBorrowed(b: Buffer, from: number, to: number): void {
     const n = to - from;
     if (n <= 0) return;
-    const d = this.down;
-    if (this.stageUsed === 0 && (d as { encrypted?: boolean }).encrypted === true && d.writableLength === 0 && !d.writableCorked) {
-      this.writeDown(b.subarray(from, to));
-      return;
-    }
-    if (n < COALESCE_FROM && this.stageUsed === 0) {
-      const copy = Buffer.allocUnsafe(n);
-      b.copy(copy, 0, from, to);
-      this.writeDown(copy);
-      return;
+    if (this.stageUsed === 0) {
+      if (encryptsNow(this.down)) {
+        this.writeDown(b.subarray(from, to));
+        return;
+      }
+      if (n < COALESCE_FROM) {
+        const copy = Buffer.allocUnsafe(n);
+        b.copy(copy, 0, from, to);
+        this.writeDown(copy);
+        return;
+      }
     }
     let stage = this.stage;
     if (stage !== undefined && this.stageUsed + n > stage.length) {
@@ -238,7 +248,7 @@ export abstract class H1Flow implements BorrowedReader {
     this.stageUsed = 0;
     const d = this.down;
     if (d.destroyed) return;
-    if ((d as { encrypted?: boolean }).encrypted === true && d.writableLength === 0 && !d.writableCorked) {
+    if (encryptsNow(d)) {
       // Encrypted (and so copied) before write() returns: the stage stays.
       this.writeDown(stage.subarray(0, n));
       return;
