@@ -202,6 +202,16 @@ describe('keep-alive', () => {
     expect(up.accepted).toBe(1);
   });
 
+  it('passes on only the message when the upstream sends more than its Content-Length with the head, and does not reuse that connection', async () => {
+    const { up, client } = await setup((h, _b, s) => s.write(h.includes('/over') ? `${ok('ok')}SMUGGLED` : ok('fine')));
+    const c = client().send('GET /over HTTP/1.1\r\n\r\n');
+    await c.until((d) => d.endsWith('ok'));
+    c.send('GET /next HTTP/1.1\r\n\r\n');
+    await c.until(() => c.responses() === 2);
+    expect(c.data).toBe(`${ok('ok')}${ok('fine')}`);
+    expect(up.accepted).toBe(2);
+  });
+
   it("keeps the client connection when the upstream closes its own, and dials again for the next request", async () => {
     const { up, client } = await setup((_h, _b, s) => s.end(ok('ok', 'Connection: close\r\n')));
     const c = client().send('GET / HTTP/1.1\r\n\r\n');

@@ -63,28 +63,35 @@ export abstract class H1Response extends H1Flow {
         if (!this.req!.upgrade) return this.badResponse('101 without an upgrade request');
         return this.tunnel(buf);
       }
-      if (rest) {
+      const head = this.responseHead(res, buf, at + 4);
+      if (!rest) {
+        this.toDown(head);
+        if (res.body === 'none') this.responseDone();
+      } else if ((res.body === 'length' || res.body === 'none') && head.buffer === buf.buffer && head.byteOffset === buf.byteOffset) {
+        // The head leaves as it came and the body (what came of it) follows
+        // it in our own buffer: one buffer, one write (no writev, which a TLS
+        // socket would first copy into one).
+        const n = Math.min(this.rsLeft, rest.length);
+        this.toDown(buf.subarray(0, at + 4 + n));
+        this.lengthSent(n, rest.length);
+      } else {
         // Head and the body bytes that came with it leave in one write (one TLS record, one syscall).
         this.down.cork();
-        this.responseHead(res, buf, at + 4);
+        this.toDown(head);
         this.body(rest, 0, rest.length);
         this.down.uncork();
-      } else {
-        this.responseHead(res, buf, at + 4);
-        if (res.body === 'none') this.responseDone();
       }
       return;
     }
   }
 
-  private responseHead(res: ResponseHead, buf: Buffer, headLength: number): void {
+  /** Take the response's framing; the head for the client, to be written by the caller. */
+  private responseHead(res: ResponseHead, buf: Buffer, headLength: number): Buffer {
     this.status = res.status;
     this.answered = true;
     if (!persistent(res) || res.body === 'close') this.upKeep = false;
     // Decided now, told to the client in this response.
     if (this.clientClose || res.body === 'close' || this.e.o.tracker.closing(this.down)) this.closeAfter = true;
-    // The client must read "close" exactly when we close after this response.
-    this.toDown(responseHeadOut(res, buf, headLength, this.closeAfter, this.req!.minor, this.e.o.responseHeaders));
     switch (res.body) {
       case 'none':
         this.rs = Rs.Length;
@@ -102,6 +109,15 @@ export abstract class H1Response extends H1Flow {
         this.rs = Rs.UntilClose;
         break;
     }
+    // The client must read "close" exactly when we close after this response.
+    return responseHeadOut(res, buf, headLength, this.closeAfter, this.req!.minor, this.e.o.responseHeaders);
+  }
+
+  /** `n` of the `avail` body bytes at hand went to the client (a body with a length). */
+  private lengthSent(n: number, avail: number): void {
+    this.rsLeft -= n;
+    if (n < avail) this.upKeep = false; // more than the message: do not reuse
+    if (this.rsLeft === 0) this.responseDone();
   }
 
   /** `chunk[from, to)` of the body, borrowed (see toDownBorrowed). */
@@ -110,9 +126,7 @@ export abstract class H1Response extends H1Flow {
       case Rs.Length: {
         const n = Math.min(this.rsLeft, to - from);
         this.toDownBorrowed(chunk, from, from + n);
-        this.rsLeft -= n;
-        if (from + n < to) this.upKeep = false; // more than the message: do not reuse
-        if (this.rsLeft === 0) this.responseDone();
+        this.lengthSent(n, to - from);
         return;
       }
       case Rs.Chunked: {
