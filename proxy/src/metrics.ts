@@ -1,7 +1,8 @@
 // Every metric tlsmesh exports, declared once, on a registry the caller owns
 // (never prom-client's global). Label values are enums; children the hot path
 // uses are bound once.
-import { Counter, Gauge, Histogram, collectDefaultMetrics, type Registry } from 'prom-client';
+import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
+import { LabelledHistogram } from './request-histogram.js';
 import { REFUSAL_REASONS, type RefusalReason } from './identity/peer-check.js';
 import { OFFLOAD_HANDSHAKE_REASONS } from './offload/handshake-reason.js';
 import { NO_SNI, UNKNOWN_NAME } from './offload/sni-table.js';
@@ -52,19 +53,33 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     help: '1 when a valid, unexpired identity is loaded',
     registers,
   });
+  // Requests are counted here per direction and code and handed to the
+  // counter when it is read (its collect): prom-client's inc hashes and
+  // validates the labels on every call (request-histogram.ts says what that cost).
+  const unreported = new Map<Direction, Map<number, { child: Counter.Internal; n: number }>>(DIRECTIONS.map((d) => [d, new Map()]));
   const requests = new Counter({
     name: 'tlsmesh_requests_total',
     help: 'HTTP requests by direction and status code',
     labelNames: ['direction', 'code'] as const,
     registers,
+    collect() {
+      for (const byCode of unreported.values()) {
+        for (const u of byCode.values()) {
+          if (u.n === 0) continue;
+          u.child.inc(u.n);
+          u.n = 0;
+        }
+      }
+    },
   });
-  const requestDuration = new Histogram({
-    name: 'tlsmesh_request_duration_seconds',
-    help: 'HTTP request duration until the response is complete',
-    labelNames: ['direction'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers,
-  });
+  const requestDuration = new LabelledHistogram(
+    'tlsmesh_request_duration_seconds',
+    'HTTP request duration until the response is complete',
+    'direction',
+    DIRECTIONS,
+    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registry,
+  );
   const bytes = new Counter({
     name: 'tlsmesh_bytes_total',
     help: 'Bytes carried, by direction and flow (rx: from the accepting side, tx: to it)',
@@ -155,8 +170,7 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
   const okChild = new Map(DIRECTIONS.map((d) => [d, handshakes.labels(d, 'ok', '')]));
   const activeChild = new Map(DIRECTIONS.map((d) => [d, connectionsActive.labels(d)]));
   const totalChild = new Map(DIRECTIONS.map((d) => [d, connectionsTotal.labels(d)]));
-  const durationChild = new Map(DIRECTIONS.map((d) => [d, requestDuration.labels(d)]));
-  const requestChildren = new Map<string, Counter.Internal>();
+  const durationSeries = new Map(DIRECTIONS.map((d) => [d, requestDuration.labels(d)]));
 
   return {
     registry,
@@ -204,14 +218,11 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
       if (tx) bytes.labels(direction, 'tx').inc(tx);
     },
     request(direction: Direction, code: number, seconds: number): void {
-      const key = `${direction}${code}`;
-      let child = requestChildren.get(key);
-      if (!child) {
-        child = requests.labels(direction, String(code));
-        requestChildren.set(key, child);
-      }
-      child.inc();
-      durationChild.get(direction)!.observe(seconds);
+      const byCode = unreported.get(direction)!;
+      const u = byCode.get(code);
+      if (u) u.n += 1;
+      else byCode.set(code, { child: requests.labels(direction, String(code)), n: 1 });
+      durationSeries.get(direction)!.observe(seconds);
     },
   };
 }
