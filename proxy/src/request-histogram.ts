@@ -45,6 +45,8 @@ class Series implements HistogramSeries {
 export class LabelledHistogram<V extends string> {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
+  /** Like prom-client's metrics (the dashboard test reads it). */
+  readonly labelNames: readonly string[];
   private readonly series = new Map<V, Series>();
 
   constructor(
@@ -55,6 +57,7 @@ export class LabelledHistogram<V extends string> {
     private readonly bounds: readonly number[],
     registry: Registry,
   ) {
+    this.labelNames = [labelName];
     for (const v of labelValues) this.series.set(v, new Series(bounds));
     // The registry needs only name, get() and reset() of a metric.
     registry.registerMetric(this as unknown as Metric);

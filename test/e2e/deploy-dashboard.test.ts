@@ -46,9 +46,9 @@ function exported(): Map<string, string[]> {
   createMetrics(registry);
   new ControllerMetrics(registry);
   const out = new Map<string, string[]>();
-  for (const m of registry.getMetricsAsArray() as unknown as { name: string; labelNames?: string[]; constructor: { name: string } }[]) {
+  for (const m of registry.getMetricsAsArray() as unknown as { name: string; type: string; labelNames?: string[] }[]) {
     out.set(m.name, m.labelNames ?? []);
-    if (m.constructor.name === 'Histogram') for (const s of ['_bucket', '_sum', '_count']) out.set(m.name + s, [...(m.labelNames ?? []), ...(s === '_bucket' ? ['le'] : [])]);
+    if (m.type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) out.set(m.name + s, [...(m.labelNames ?? []), ...(s === '_bucket' ? ['le'] : [])]);
   }
   return out;
 }
