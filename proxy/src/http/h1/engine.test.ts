@@ -21,8 +21,9 @@ import { SocketPool } from './pool.js';
 interface Upstream {
   port: number;
   accepted: number;
-  /** Every request head the upstream saw, in order. */
+  /** Every request head the upstream saw, in order, and its body. */
   heads: string[];
+  bodies: string[];
   close(): Promise<void>;
 }
 
@@ -31,7 +32,7 @@ type Answer = (head: string, body: Buffer, s: Socket) => void;
 /** An HTTP upstream that reads Content-Length/chunked-less requests and answers with `answer`. */
 async function upstream(answer: Answer): Promise<Upstream> {
   const sockets = new Set<Socket>();
-  const u: Upstream = { port: 0, accepted: 0, heads: [], close: async () => {} };
+  const u: Upstream = { port: 0, accepted: 0, heads: [], bodies: [], close: async () => {} };
   const server = net.createServer((s) => {
     u.accepted += 1;
     sockets.add(s);
@@ -50,6 +51,7 @@ async function upstream(answer: Answer): Promise<Upstream> {
         const body = buf.subarray(at + 4, at + 4 + len);
         buf = buf.subarray(at + 4 + len);
         u.heads.push(head);
+        u.bodies.push(body.toString('latin1'));
         answer(head, body, s);
       }
     });
@@ -312,6 +314,11 @@ describe('framing', () => {
     const c = client().send('GET / HTTP/1.1\r\nX-Drop: secret\r\nX-Keep: k\r\n\r\n');
     await c.until((d) => d.endsWith('ok'));
     expect(up.heads[0]).toBe('GET / HTTP/1.1\r\nX-Keep: k\r\nx-added: 1');
+    // Nothing to drop: the head as it came, then the added lines, body behind them.
+    c.send('POST /p HTTP/1.1\r\nX-Keep: k2\r\nContent-Length: 3\r\n\r\nabc');
+    await c.until(() => c.responses() === 2);
+    expect(up.heads[1]).toBe('POST /p HTTP/1.1\r\nX-Keep: k2\r\nContent-Length: 3\r\nx-added: 1');
+    expect(up.bodies[1]).toBe('abc');
   });
 
   it('refuses a malformed request with 400 and nothing reaches the upstream', async () => {

@@ -92,3 +92,62 @@ describe('response heads', () => {
     }
   });
 });
+
+describe('header lines, against the rules written as regular expressions', () => {
+  // RFC 9110 as plainly as it can be said: a token name, a colon, a value
+  // without CTLs but HTAB, optional whitespace around it.
+  const LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*((?:[^\x00-\x08\x0a-\x1f\x7f]*[^\x00-\x20\x7f])?)[ \t]*$/;
+  const ALPHABET = ['a', 'Z', '-', '~', ':', ' ', '\t', '\x00', '\x01', '\x0b', '\x7f', '\x80', '\xff', '(', '"', ',', '9'];
+  const NAME = ['a', 'Z', '-', '~', '9', '!', '|'];
+  const VALUE = ['a', 'Z', ' ', ' ', '\t', ':', '\xe9', '"', ',', '9', 'x', 'y', 'z', 'q', 'w', 'v', 'u', 't', 's', '\x01', '\x7f'];
+
+  it('accepts exactly the lines they accept, with the same lowercased name and trimmed value (5,000 random lines)', () => {
+    let seed = 7;
+    const rand = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    let accepted = 0;
+    for (let k = 0; k < 5000; k++) {
+      const piece = (alphabet: string[], n: number) => {
+        let out = '';
+        for (; n > 0; n--) out += alphabet[rand(alphabet.length)];
+        return out;
+      };
+      // Any characters; or mostly well-formed: a name, a colon, a value, with now and then a bad byte.
+      const line = k % 2 === 0 ? piece(ALPHABET, 1 + rand(12)) : `${piece(NAME, 1 + rand(6))}${rand(8) === 0 ? ' ' : ''}:${piece(VALUE, rand(10))}`;
+      const want = LINE.exec(line);
+      let got: ReturnType<typeof parseRequestHead> | undefined;
+      try {
+        got = parseRequestHead(`GET / HTTP/1.1\r\n${line}`);
+      } catch (err) {
+        expect(err, JSON.stringify(line)).toBeInstanceOf(H1Error);
+        expect((err as H1Error).status).toBe(400);
+      }
+      expect(got !== undefined, JSON.stringify(line)).toBe(want !== null);
+      if (!got || !want) continue;
+      accepted += 1;
+      expect(got.names, JSON.stringify(line)).toEqual([want[1]!.toLowerCase()]);
+      expect(got.values, JSON.stringify(line)).toEqual([want[2]]);
+      expect(got.lines).toEqual([line]);
+    }
+    expect(accepted).toBeGreaterThan(500);
+  });
+
+  it('names obs-fold as such, and any other refused line as malformed', () => {
+    const why = (line: string) => {
+      try {
+        parseRequestHead(`GET / HTTP/1.1\r\nA: b\r\n${line}`);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return 'accepted';
+    };
+    expect(why(' folded')).toBe('obsolete line folding');
+    expect(why('\tfolded: too')).toBe('malformed header line');
+    expect(why('A : b')).toBe('malformed header line');
+    expect(why('no colon')).toBe('malformed header line');
+    expect(why('A: b\x7f')).toBe('malformed header line');
+    expect(why('A: caf\xe9')).toBe('accepted');
+  });
+});
