@@ -21,10 +21,14 @@ export class H1Error extends Error {
 export type BodyKind = 'none' | 'length' | 'chunked' | 'close';
 
 export interface Head {
-  /** Lowercased header names, raw lines (without CRLF) and trimmed values, index for index. */
-  names: string[];
-  lines: string[];
-  values: string[];
+  /**
+   * Lowercased header names, raw lines (without CRLF) and trimmed values,
+   * index for index. Split from the head on first use: framing needs only
+   * the few headers parseHeaders picks out as it checks every line.
+   */
+  readonly names: readonly string[];
+  readonly lines: readonly string[];
+  readonly values: readonly string[];
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor: 0 | 1;
   body: BodyKind;
@@ -51,15 +55,93 @@ export interface ResponseHead extends Head {
   line: string;
 }
 
-// RFC 9110 token characters; a field value has no CTLs other than HTAB. All
-// linear-time (no backtracking on attacker-chosen input).
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+// RFC 9110: a header name is token characters (TOKEN_CHAR), a field value
+// has no CTLs other than HTAB. All linear-time (no backtracking on
+// attacker-chosen input).
 const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^\x00-\x20\x7f]+) HTTP\/1\.([01])$/;
 const RESPONSE_LINE = /^HTTP\/1\.([01]) ([1-9][0-9][0-9])(?: [^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 const DIGITS = /^[0-9]{1,15}$/;
 
-function parseHeaders(text: string, first: number, h: Head, isRequest: boolean): void {
+/** Per ASCII code: 0 not a token character, 1 one, 2 an uppercase letter (one). */
+const TOKEN_CHAR = new Uint8Array(128);
+for (const c of "!#$%&'*+.^_`|~-0123456789abcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[c.charCodeAt(0)] = 1;
+for (let c = 0x41; c <= 0x5a; c++) TOKEN_CHAR[c] = 2;
+
+interface Fields {
+  names: string[];
+  lines: string[];
+  values: string[];
+}
+
+/** A parsed head. Request and response heads share this one shape (one hidden class for the engine). */
+class ParsedHead implements RequestHead, ResponseHead {
+  minor: 0 | 1;
+  body: BodyKind = 'none';
+  length = 0;
+  closeToken = false;
+  keepAliveToken = false;
+  upgradeToken = false;
+  hopByHop = false;
+  /** An Upgrade header is present. */
+  upgradeHeader = false;
+  method = '';
+  target = '';
+  upgrade = false;
+  status = 0;
+  private fields: Fields | undefined;
+
+  constructor(
+    /** The head (see parseRequestHead), its header lines from `first` on, all checked. */
+    private readonly text: string,
+    private readonly first: number,
+    readonly line: string,
+    minor: 0 | 1,
+  ) {
+    this.minor = minor;
+  }
+
+  get names(): readonly string[] {
+    return (this.fields ??= splitFields(this.text, this.first)).names;
+  }
+
+  get lines(): readonly string[] {
+    return (this.fields ??= splitFields(this.text, this.first)).lines;
+  }
+
+  get values(): readonly string[] {
+    return (this.fields ??= splitFields(this.text, this.first)).values;
+  }
+}
+
+/** The header lines of a head parseHeaders has accepted, as names, lines and values. */
+function splitFields(text: string, first: number): Fields {
+  const f: Fields = { names: [], lines: [], values: [] };
+  let pos = first;
+  while (pos < text.length) {
+    let eol = text.indexOf('\r\n', pos);
+    if (eol < 0) eol = text.length;
+    const line = text.slice(pos, eol);
+    const colon = line.indexOf(':');
+    f.names.push(line.slice(0, colon).toLowerCase());
+    f.lines.push(line);
+    f.values.push(trimOws(line, colon + 1));
+    pos = eol + 2;
+  }
+  return f;
+}
+
+/** The error for a header line the scan in parseHeaders refused. */
+function headerLineError(line: string, status: 400 | 502): H1Error {
+  const folded = line.indexOf(':') <= 0 && (line[0] === ' ' || line[0] === '\t');
+  return new H1Error(status, folded ? 'obsolete line folding' : 'malformed header line');
+}
+
+/**
+ * Check every header line, and take from the ones that frame the message
+ * (Content-Length, Transfer-Encoding, Connection and its kin, Upgrade) what
+ * the engine needs, without making strings of the others.
+ */
+function parseHeaders(text: string, first: number, h: ParsedHead, isRequest: boolean): void {
   const status = isRequest ? 400 : 502;
   let contentLength = -1;
   let te: string | undefined;
@@ -68,17 +150,37 @@ function parseHeaders(text: string, first: number, h: Head, isRequest: boolean):
   while (pos < end) {
     let eol = text.indexOf('\r\n', pos);
     if (eol < 0) eol = end;
-    const line = text.slice(pos, eol);
+    // One pass over the line by character code: the name (token characters
+    // up to the colon), then the value (no CTL but HTAB), and where the value
+    // starts and ends without SP/HTAB around it.
+    let i = pos;
+    let upper = false;
+    for (; i < eol; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x3a) break;
+      const t = c < 128 ? TOKEN_CHAR[c]! : 0;
+      if (t === 0) throw headerLineError(text.slice(pos, eol), status);
+      if (t === 2) upper = true;
+    }
+    if (i === pos || i === eol) throw headerLineError(text.slice(pos, eol), status);
+    const colon = i;
+    let from = -1;
+    let to = colon + 1;
+    for (i = colon + 1; i < eol; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 0x20 || c === 0x09) continue;
+      if (c < 0x20 || c === 0x7f) throw headerLineError(text.slice(pos, eol), status);
+      if (from < 0) from = i;
+      to = i + 1;
+    }
+    const lineStart = pos;
     pos = eol + 2;
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new H1Error(status, line.length > 0 && (line[0] === ' ' || line[0] === '\t') ? 'obsolete line folding' : 'malformed header line');
-    const rawName = line.slice(0, colon);
-    if (!TOKEN.test(rawName) || BAD_VALUE.test(line)) throw new H1Error(status, 'malformed header line');
-    const name = rawName.toLowerCase();
-    const value = trimOws(line, colon + 1);
-    h.names.push(name);
-    h.lines.push(line);
-    h.values.push(value);
+    // Only names of the lengths below can matter to framing.
+    const n = colon - lineStart;
+    if (n !== 7 && n !== 10 && n !== 14 && n !== 16 && n !== 17) continue;
+    const raw = text.slice(lineStart, colon);
+    const name = upper ? raw.toLowerCase() : raw;
+    const value = from < 0 ? '' : text.slice(from, to);
     switch (name) {
       case 'content-length': {
         if (!DIGITS.test(value)) throw new H1Error(status, 'invalid Content-Length');
@@ -101,6 +203,9 @@ function parseHeaders(text: string, first: number, h: Head, isRequest: boolean):
       case 'keep-alive':
       case 'proxy-connection':
         h.hopByHop = true;
+        break;
+      case 'upgrade':
+        h.upgradeHeader = true;
         break;
     }
   }
@@ -125,10 +230,6 @@ function parseHeaders(text: string, first: number, h: Head, isRequest: boolean):
   }
 }
 
-function emptyHead(): Head {
-  return { names: [], lines: [], values: [], minor: 1, body: 'none', length: 0, closeToken: false, keepAliveToken: false, upgradeToken: false, hopByHop: false };
-}
-
 /** `text`: the head as latin1, from the request line up to (not including) the blank line's CRLFCRLF. */
 export function parseRequestHead(text: string): RequestHead {
   let eol = text.indexOf('\r\n');
@@ -139,15 +240,12 @@ export function parseRequestHead(text: string): RequestHead {
     if (/^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\x00-\x20\x7f]+ HTTP\/[0-9]\.[0-9]$/.test(line)) throw new H1Error(505, 'HTTP version not supported');
     throw new H1Error(400, 'malformed request line');
   }
-  const h = emptyHead() as RequestHead;
+  const h = new ParsedHead(text, eol + 2, line, m[3] === '0' ? 0 : 1);
   h.method = m[1]!;
   h.target = m[2]!;
-  h.line = line;
-  h.minor = m[3] === '0' ? 0 : 1;
-  h.upgrade = false;
   parseHeaders(text, eol + 2, h, true);
   if (h.method === 'CONNECT') throw new H1Error(501, 'CONNECT is not supported');
-  h.upgrade = h.upgradeToken && h.names.includes('upgrade');
+  h.upgrade = h.upgradeToken && h.upgradeHeader;
   return h;
 }
 
@@ -158,10 +256,8 @@ export function parseResponseHead(text: string, requestMethod: string): Response
   const line = text.slice(0, eol);
   const m = RESPONSE_LINE.exec(line);
   if (!m) throw new H1Error(502, 'malformed status line');
-  const h = emptyHead() as ResponseHead;
+  const h = new ParsedHead(text, eol + 2, line, m[1] === '0' ? 0 : 1);
   h.status = Number(m[2]);
-  h.line = line;
-  h.minor = m[1] === '0' ? 0 : 1;
   parseHeaders(text, eol + 2, h, false);
   if (requestMethod === 'HEAD' || h.status < 200 || h.status === 204 || h.status === 304) {
     h.body = 'none';
@@ -176,7 +272,7 @@ export function persistent(h: Head): boolean {
   return h.minor === 1 || h.keepAliveToken;
 }
 
-/** The field value after `from`, without leading and trailing SP/HTAB. */
+/** The field value after `from`, without leading and trailing SP/HTAB (String's trim() would take U+00A0 too). */
 function trimOws(line: string, from: number): string {
   let a = from;
   let b = line.length;
