@@ -2,10 +2,10 @@
 // (never prom-client's global). Label values are enums; children the hot path
 // uses are bound once.
 import { Counter, Gauge, collectDefaultMetrics, type Registry } from 'prom-client';
-import { LabelledHistogram } from './request-histogram.js';
 import { REFUSAL_REASONS, type RefusalReason } from './identity/peer-check.js';
 import { OFFLOAD_HANDSHAKE_REASONS } from './offload/handshake-reason.js';
 import { NO_SNI, UNKNOWN_NAME } from './offload/sni-table.js';
+import { LabelledHistogram } from './request-histogram.js';
 
 export type Direction = 'inbound' | 'outbound';
 export const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];

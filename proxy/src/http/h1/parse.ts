@@ -101,15 +101,19 @@ class ParsedHead implements RequestHead, ResponseHead {
   }
 
   get names(): readonly string[] {
-    return (this.fields ??= splitFields(this.text, this.first)).names;
+    return this.split().names;
   }
 
   get lines(): readonly string[] {
-    return (this.fields ??= splitFields(this.text, this.first)).lines;
+    return this.split().lines;
   }
 
   get values(): readonly string[] {
-    return (this.fields ??= splitFields(this.text, this.first)).values;
+    return this.split().values;
+  }
+
+  private split(): Fields {
+    return (this.fields ??= splitFields(this.text, this.first));
   }
 }
 
