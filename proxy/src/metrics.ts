@@ -53,17 +53,17 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     help: '1 when a valid, unexpired identity is loaded',
     registers,
   });
-  // Requests are counted here per direction and code and handed to the
-  // counter when it is read (its collect): prom-client's inc hashes and
-  // validates the labels on every call (request-histogram.ts says what that cost).
-  const unreported = new Map<Direction, Map<number, { child: Counter.Internal; n: number }>>(DIRECTIONS.map((d) => [d, new Map()]));
+  // Requests are counted per direction and code in perRequest (below) and
+  // handed to the counter when it is read (its collect): prom-client's inc
+  // hashes and validates the labels on every call (request-histogram.ts says
+  // what that cost).
   const requests = new Counter({
     name: 'tlsmesh_requests_total',
     help: 'HTTP requests by direction and status code',
     labelNames: ['direction', 'code'] as const,
     registers,
     collect() {
-      for (const byCode of unreported.values()) {
+      for (const { byCode } of perRequest.values()) {
         for (const u of byCode.values()) {
           if (u.n === 0) continue;
           u.child.inc(u.n);
@@ -170,7 +170,8 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
   const okChild = new Map(DIRECTIONS.map((d) => [d, handshakes.labels(d, 'ok', '')]));
   const activeChild = new Map(DIRECTIONS.map((d) => [d, connectionsActive.labels(d)]));
   const totalChild = new Map(DIRECTIONS.map((d) => [d, connectionsTotal.labels(d)]));
-  const durationSeries = new Map(DIRECTIONS.map((d) => [d, requestDuration.labels(d)]));
+  // What a finished request touches, one lookup per request: its direction's unreported counts and duration series.
+  const perRequest = new Map(DIRECTIONS.map((d) => [d, { byCode: new Map<number, { child: Counter.Internal; n: number }>(), duration: requestDuration.labels(d) }]));
 
   return {
     registry,
@@ -218,11 +219,11 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
       if (tx) bytes.labels(direction, 'tx').inc(tx);
     },
     request(direction: Direction, code: number, seconds: number): void {
-      const byCode = unreported.get(direction)!;
-      const u = byCode.get(code);
+      const d = perRequest.get(direction)!;
+      const u = d.byCode.get(code);
       if (u) u.n += 1;
-      else byCode.set(code, { child: requests.labels(direction, String(code)), n: 1 });
-      durationSeries.get(direction)!.observe(seconds);
+      else d.byCode.set(code, { child: requests.labels(direction, String(code)), n: 1 });
+      d.duration.observe(seconds);
     },
   };
 }
