@@ -127,7 +127,7 @@ describe('http bodies through the pair', () => {
   // (http/h1/borrowed-read.ts). Two clients ask for large bodies and read
   // nothing until the outbound sidecar has stopped reading the mTLS
   // connections that carry them (bytes wait unread in the kernel), which it
-  // does only with 256 KiB queued to each client; while they wait, two more
+  // does only with 1 MiB queued to each client; while they wait, two more
   // bodies pass through the same buffer. Bodies with a length and chunked in
   // odd pieces; every byte must arrive as the app sent it.
   it('carries concurrent large bodies intact, also to clients that stall', async () => {

@@ -13,8 +13,14 @@ import { recordRequest } from '../request-record.js';
 import { setUpstreamOwner, type BorrowedReader } from './borrowed-read.js';
 
 export const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
-/** Our own high-water mark for buffered writes (Node's default is 16 KiB, one TLS record). */
-const HIGH_WATER = 256 * 1024;
+/**
+ * Our own high-water mark for buffered writes (Node's default is 16 KiB, one
+ * TLS record): past it the other side is paused. 1 MiB, Envoy's default
+ * per-connection buffer limit: at 256 KiB the bulk bench paused and resumed
+ * the upstream thousands of times a second and left the machine idle 14% of
+ * the time (9% at 1 MiB; docs/benchmarks.md, "Deeper write buffers").
+ */
+const HIGH_WATER = 1024 * 1024;
 const COALESCE_FROM = 8 * 1024;
 /** A turn's borrowed body bytes are copied here and leave in one write (flushDown). At least one read (borrowed-read.ts, 64 KiB). */
 const STAGE_SIZE = 128 * 1024;
