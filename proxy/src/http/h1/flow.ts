@@ -22,11 +22,21 @@ export const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
  */
 const HIGH_WATER = 1024 * 1024;
 const COALESCE_FROM = 8 * 1024;
-/** A turn's borrowed body bytes are copied here and leave in one write (flushDown). At least one read (borrowed-read.ts, 64 KiB). */
-const STAGE_SIZE = 128 * 1024;
+/**
+ * A turn's borrowed body bytes are copied here and leave in one write
+ * (flushDown). As large as HIGH_WATER: libuv reads a socket up to 32 times a
+ * turn (64 KiB each, borrowed-read.ts), and a stage that fills up mid-turn
+ * is written behind the write still in progress, which a TLS socket then
+ * copies into one buffer with whatever else queued (TLSWrap::DoWrite). At
+ * 128 KiB that copy was 5.8% of the inbound sidecar under bulk load; at
+ * 1 MiB the pair took 3.9 instead of 4.1 ms of CPU per MiB
+ * (docs/benchmarks.md, "Deeper write buffers"). Only the pages a turn
+ * writes become resident.
+ */
+const STAGE_SIZE = HIGH_WATER;
 /** Stages no write holds any more, for the next bulk body of any connection. */
 const freeStages: Buffer[] = [];
-const MAX_FREE_STAGES = 16;
+const MAX_FREE_STAGES = 8;
 
 let stagesAllocated = 0;
 
@@ -242,7 +252,7 @@ export abstract class H1Flow implements BorrowedReader {
   /**
    * Write what is staged. A write the socket does not finish at once (queued,
    * or partly taken by the kernel) keeps the stage until its callback, which
-   * returns it for reuse: a new 128 KiB buffer per flush is external memory
+   * returns it for reuse: a new buffer per flush is external memory
    * that V8 collects only by marking the whole heap, and with a small heap it
    * marked every ~100 ms during bulk (44 mark-compacts in 5 s, the inbound
    * sidecar's CPU per MiB from 2.0 to 3.4 ms; docs/benchmarks.md).
