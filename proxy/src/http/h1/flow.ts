@@ -17,8 +17,8 @@ export const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
  * Our own high-water mark for buffered writes (Node's default is 16 KiB, one
  * TLS record): past it the other side is paused. 1 MiB, Envoy's default
  * per-connection buffer limit: at 256 KiB the bulk bench paused and resumed
- * the upstream thousands of times a second and left the machine idle 14% of
- * the time (9% at 1 MiB; docs/benchmarks.md, "Deeper write buffers").
+ * the upstream about 600 times a second and left the machine idle 14% of
+ * the time (8 to 12% at 1 MiB; docs/benchmarks.md, "Deeper write buffers").
  */
 const HIGH_WATER = 1024 * 1024;
 const COALESCE_FROM = 8 * 1024;
