@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../support/pki.js';
+import { ca, identity, tempDir, writePlainSecret } from '../support/pki.js';
 import { httpGet } from '../support/mesh.js';
 import { CLI, ROOT, eventually, freePorts, startProcess } from '../support/processes.js';
 
@@ -40,6 +40,28 @@ describe('the tlsmesh bundle', () => {
     expect(code).toMatch(/^let node_tls = require\("node:tls"\);$/m); // the pattern above does match a top-level require
     expect(code).not.toMatch(/__toCommonJS\(tslib/);
     expect(code).toMatch(/\/\/ node_modules\/tslib\/tslib\.js\n/);
+  });
+
+  // The sidecar reads certificates with @peculiar/x509's ASN.1 layer; the rest
+  // of @peculiar/x509 (and the reflect-metadata polyfill it needs, which sets
+  // Reflect.getMetadata) is the certificate authority's, 20 to 30 ms of a start
+  // (docs/benchmarks.md, "Sidecar startup").
+  it('starts a sidecar with a valid identity without loading @peculiar/x509', async () => {
+    const root = await ca({ name: 'bundle root', trustDomain: 'cluster.local' });
+    const id = join(tmp.dir, 'identity');
+    mkdirSync(id);
+    writePlainSecret(id, (await identity(root, 'spiffe://cluster.local/ns/default/sa/app')).files);
+    const [admin, inbound] = await freePorts(2);
+    const config = join(tmp.dir, 'ready.yaml');
+    writeFileSync(config, `trustDomain: cluster.local\nidentity:\n  dir: ${id}\nadmin:\n  listen: 127.0.0.1:${admin}\ninbound:\n  - listen: 127.0.0.1:${inbound}\n    forward: 127.0.0.1:9\n    protocol: http\n`);
+    const probe = `data:text/javascript,${encodeURIComponent("process.on('exit', () => process.stderr.write('reflect-metadata ' + (typeof Reflect.getMetadata === 'function' ? 'loaded' : 'absent') + '\\n'))")}`;
+    const p = startProcess(process.execPath, ['--import', probe, CLI, 'proxy', '--config', config]);
+    await eventually(async () => (await httpGet(`http://127.0.0.1:${admin}/healthz/ready`).catch(() => ({ status: 0 }))).status === 200, 'the sidecar ready');
+    const certs = JSON.parse((await httpGet(`http://127.0.0.1:${admin}/certs`)).body) as { spiffeId: string; issuer: string };
+    expect(certs).toMatchObject({ spiffeId: 'spiffe://cluster.local/ns/default/sa/app', issuer: 'CN=bundle root, O=tlsmesh tests' });
+    p.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(p.stderr()).toBe('reflect-metadata absent\n');
   });
 
   it('runs alone as in the image: --version from package.json, bad config as one line and exit 2', async () => {

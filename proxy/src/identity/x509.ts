@@ -1,8 +1,27 @@
 // PEM chains and keys, key-matches-leaf, and the facts we need of a certificate
-// (SANs, basic constraints, key usage) read from its DER with @peculiar/x509.
+// (SANs, basic constraints, key usage) read from its DER with @peculiar/x509's
+// own ASN.1 layer (@peculiar/asn1-x509): the schemas its X509Certificate
+// parses with, without the rest of @peculiar/x509 (its WebCrypto algorithms,
+// CMS, CSR and RSA schemas, tsyringe), which the certificate authority loads
+// and the sidecar does not. That is 20 to 30 ms of every sidecar's start
+// (docs/benchmarks.md, Startup).
 import { X509Certificate, createHash, createPrivateKey, type KeyObject } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import {
+  BasicConstraints,
+  Certificate,
+  ExtendedKeyUsage,
+  KeyUsage as KeyUsageBits,
+  KeyUsageFlags,
+  SubjectAlternativeName,
+  id_ce_basicConstraints,
+  id_ce_extKeyUsage,
+  id_ce_keyUsage,
+  id_ce_subjectAltName,
+  type TBSCertificate,
+} from '@peculiar/asn1-x509';
 import { CredentialError } from '../errors.js';
-import { x509 } from './peculiar.js';
+import { oneLineDn } from './chain.js';
 import { spkiPinOf } from './pin.js';
 
 export interface PemBlock {
@@ -98,33 +117,43 @@ export interface CertFacts {
 }
 
 export function certFacts(cert: X509Certificate): CertFacts {
-  const p = new x509.X509Certificate(cert.raw);
-  const san = p.getExtension(x509.SubjectAlternativeNameExtension);
+  const tbs = AsnConvert.parse(cert.raw, Certificate).tbsCertificate;
   const uris: string[] = [];
   const dnsNames: string[] = [];
-  for (const n of san?.names.items ?? []) {
-    if (n.type === 'url') uris.push(n.value);
-    else if (n.type === 'dns') dnsNames.push(n.value);
+  for (const n of extension(tbs, id_ce_subjectAltName, SubjectAlternativeName) ?? []) {
+    if (n.uniformResourceIdentifier !== undefined) uris.push(n.uniformResourceIdentifier);
+    else if (n.dNSName !== undefined) dnsNames.push(n.dNSName);
   }
-  const ku = p.getExtension(x509.KeyUsagesExtension);
-  const eku = p.getExtension(x509.ExtendedKeyUsageExtension);
-  const bc = p.getExtension(x509.BasicConstraintsExtension);
+  const ku = extension(tbs, id_ce_keyUsage, KeyUsageBits);
+  const eku = extension(tbs, id_ce_extKeyUsage, ExtendedKeyUsage);
   return {
     uris,
     dnsNames,
-    isCa: bc?.ca ?? false,
-    keyUsage: ku ? ku.usages : undefined,
-    extKeyUsage: eku ? eku.usages.map(String) : undefined,
-    notBefore: p.notBefore.getTime(),
-    notAfter: p.notAfter.getTime(),
-    serialNumber: p.serialNumber.toLowerCase(),
-    subject: p.subject,
-    issuer: p.issuer,
+    isCa: extension(tbs, id_ce_basicConstraints, BasicConstraints)?.cA ?? false,
+    keyUsage: ku ? ku.toNumber() : undefined,
+    extKeyUsage: eku ? eku.map(String) : undefined,
+    notBefore: tbs.validity.notBefore.getTime().getTime(),
+    notAfter: tbs.validity.notAfter.getTime().getTime(),
+    serialNumber: serialHex(new Uint8Array(tbs.serialNumber)),
+    subject: oneLineDn(cert.subject),
+    issuer: oneLineDn(cert.issuer),
     spkiPin: spkiPinOf(cert),
     sha256: createHash('sha256').update(cert.raw).digest('hex'),
   };
 }
 
-export const KeyUsage = x509.KeyUsageFlags;
+/** The first extension `id` of the certificate, parsed as `type`; undefined when absent. */
+function extension<T>(tbs: TBSCertificate, id: string, type: new () => T): T | undefined {
+  const e = tbs.extensions?.find((x) => x.extnID === id);
+  return e ? AsnConvert.parse(e.extnValue.buffer, type) : undefined;
+}
+
+/** The serial's DER bytes as hex, without the 00 that only keeps a high bit positive. */
+function serialHex(der: Uint8Array): string {
+  const bytes = der.length > 1 && der[0] === 0 && der[1]! > 0x7f ? der.subarray(1) : der;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}
+
+export const KeyUsage = KeyUsageFlags;
 export const EKU_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 export const EKU_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
