@@ -131,7 +131,7 @@ export function certFacts(cert: X509Certificate): CertFacts {
     dnsNames,
     isCa: extension(tbs, id_ce_basicConstraints, BasicConstraints)?.cA ?? false,
     keyUsage: ku ? ku.toNumber() : undefined,
-    extKeyUsage: eku ? eku.map(String) : undefined,
+    extKeyUsage: eku ? Array.from(eku, String) : undefined,
     notBefore: tbs.validity.notBefore.getTime().getTime(),
     notAfter: tbs.validity.notAfter.getTime().getTime(),
     serialNumber: serialHex(new Uint8Array(tbs.serialNumber)),
