@@ -109,5 +109,17 @@ describe('tlsmesh verify', () => {
     const r = await runTlsmesh(['verify', '--bundle', bundle, '--trust-domain', 'cluster.local', file]);
     expect(r.code).toBe(1);
     expect(r.stdout.trim().split('\n').pop()).toBe(`refused: ${reason}`);
-});
+  });
+
+  it('says which extension of a certificate it cannot read, and refuses it as a sidecar would', async () => {
+    const file = join(tmp.dir, 'undecodable.pem');
+    const bundle = join(tmp.dir, 'undecodable-bundle.pem');
+    writeFileSync(file, (await leaf({ issuer: other, spiffeId: ID, undecodableSan: true })).certPem);
+    writeFileSync(bundle, other.certPem);
+    const r = await runTlsmesh(['verify', '--bundle', bundle, '--trust-domain', 'cluster.local', file]);
+    expect(r).toMatchObject({ code: 1, stderr: '' });
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.map((l) => l.split(/\s+/).slice(0, 2).join(' '))).toEqual(['FAIL chain', 'FAIL svid', 'refused: untrusted']);
+    expect(lines[1]).toContain(`bad_svid: ${file}: its subject alternative name extension cannot be read (`);
+  });
 });

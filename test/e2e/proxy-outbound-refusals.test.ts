@@ -110,6 +110,17 @@ describe('outbound refusals', () => {
     expect(fakeBytes).toBe(bytesBefore);
   });
 
+  it('a server certificate whose subjectAltName does not decode: refused as untrusted, and the sidecar keeps serving', async () => {
+    serveAs(await leaf({ issuer: root, spiffeId: BACKEND, undecodableSan: true }));
+    const before = await refusals('untrusted');
+    const bytesBefore = fakeBytes;
+    expect(await appSends(ports.tcp)).toBe('');
+    await eventually(async () => (await refusals('untrusted')) === before + 1, 'untrusted counted');
+    expect(fakeBytes).toBe(bytesBefore);
+    serveAs(good);
+    expect(await appSends(ports.tcp)).toContain('200 OK');
+  });
+
   it('an http app gets a 502 naming the reason, and the impostor gets nothing', async () => {
     serveAs(await leaf({ issuer: root, spiffeId: `spiffe://${TD}/ns/default/sa/impostor` }));
     const bytesBefore = fakeBytes;

@@ -119,6 +119,18 @@ describe('inbound refusals, each with its true reason', () => {
     await expectRefused(reason, () => tryTls({ port: ports.allow, ...c, ca: root.certPem }));
   });
 
+  // Node and OpenSSL parse such a certificate (they decode an extension only
+  // when they check it), and the sidecar reads the leaf before refusing: once
+  // that threw out of the handshake handler and took the sidecar down.
+  it('a certificate whose subjectAltName does not decode, from our CA or another: refused as untrusted, and the sidecar keeps serving', async () => {
+    for (const issuer of [root, foreign]) {
+      const l = await leaf({ issuer, spiffeId: FRONTEND, undecodableSan: true });
+      await expectRefused('untrusted', () => tryTls({ port: ports.allow, cert: l.certPem, key: l.key.privatePem, ca: root.certPem }));
+    }
+    const good = await tryTls({ port: ports.allow, cert: frontend.certPem, key: frontend.key.privatePem, ca: root.certPem });
+    expect(good.data).toMatch(/^ping/);
+  });
+
   it('ns/monitoring/* admits a workload below it', async () => {
     const l = await leaf({ issuer: root, spiffeId: `spiffe://${TD}/ns/monitoring/sa/prometheus` });
     const r = await tryTls({ port: ports.allow, cert: l.certPem, key: l.key.privatePem, ca: root.certPem });

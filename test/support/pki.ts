@@ -41,6 +41,8 @@ export interface LeafSpec {
   keyUsage?: number;
   extKeyUsage?: string[];
   cn?: string;
+  /** A subjectAltName extension that does not decode (certificate-builder.ts). */
+  undecodableSan?: boolean;
 }
 
 export async function leaf(s: LeafSpec): Promise<Issued> {
@@ -58,6 +60,7 @@ export async function leaf(s: LeafSpec): Promise<Issued> {
     isCa: s.isCa,
     keyUsage: s.keyUsage,
     extKeyUsage: s.extKeyUsage,
+    undecodableSan: s.undecodableSan,
   });
 }
 

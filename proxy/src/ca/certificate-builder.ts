@@ -28,6 +28,12 @@ export interface CertificateSpec {
   /** Extended key usage OIDs; default leaf: serverAuth + clientAuth; CA: none. Empty array: omit. */
   extKeyUsage?: string[];
   serialHex?: string;
+  /**
+   * Tests only: a subjectAltName extension whose contents do not decode, in
+   * place of the names. Node and OpenSSL still parse such a certificate (they
+   * decode an extension only when they check it), so a peer can send it.
+   */
+  undecodableSan?: boolean;
 }
 
 export interface Issued {
@@ -66,7 +72,9 @@ export async function buildCertificate(spec: CertificateSpec): Promise<Issued> {
     ...(spec.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
   ];
   // SPIFFE: the SAN is critical when the subject is empty; we always set a subject.
-  if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
+  // A SEQUENCE holding an OCTET STRING: no GeneralName is encoded that way.
+  if (spec.undecodableSan) extensions.push(new x509.Extension('2.5.29.17', false, Buffer.from('300304010a', 'hex')));
+  else if (names.length) extensions.push(new x509.SubjectAlternativeNameExtension(names, false));
   const signer = spec.issuer?.key ?? key;
   if (spec.issuer) extensions.push(await x509.AuthorityKeyIdentifierExtension.create(spec.issuer.key.keys.publicKey));
   const cert = await x509.X509CertificateGenerator.create({

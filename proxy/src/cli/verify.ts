@@ -1,12 +1,13 @@
 // `tlsmesh verify --bundle CA.pem [--expect ID] [--pin PIN] CERT.pem`: run the
 // proxy's own peer checks on a certificate file and print each one.
+import type { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { UsageError, oneLine } from '../errors.js';
+import { CredentialError, UsageError, oneLine } from '../errors.js';
 import { verifyChain } from '../identity/chain.js';
 import { explainPeer, type PeerEvidence } from '../identity/peer-check.js';
 import { IdMatcher, SpiffeId, patternProblem, trustDomainProblem } from '../identity/spiffe-id.js';
-import { PinSet, pinProblem } from '../identity/pin.js';
-import { certFacts, parseCertificates } from '../identity/x509.js';
+import { PinSet, pinProblem, spkiPinOf } from '../identity/pin.js';
+import { certFacts, parseCertificates, type CertFacts } from '../identity/x509.js';
 import { parseDuration, parseFlags, required } from './args.js';
 
 async function readPem(flag: string, file: string): Promise<string> {
@@ -60,8 +61,16 @@ export async function run(args: string[]): Promise<number> {
     throw err instanceof UsageError ? err : new UsageError(`verify: ${oneLine(err)}`);
   });
   const leafCert = certs[0]!;
-  const leaf = certFacts(leafCert);
-  const trustDomain = values['trust-domain'] ?? guessTrustDomain(values.expect, bundle.map((b) => certFacts(b).uris).flat(), leaf.uris);
+  // A leaf we cannot read is what a peer could send: the checks say why it is refused.
+  let leaf: CertFacts | undefined;
+  let unreadable: string | undefined;
+  try {
+    leaf = certFacts(leafCert, certFile);
+  } catch (err) {
+    if (!(err instanceof CredentialError)) throw err;
+    unreadable = err.message;
+  }
+  const trustDomain = values['trust-domain'] ?? guessTrustDomain(values.expect, bundle.flatMap(anchorUris), leaf?.uris ?? []);
   if (trustDomain === '') throw new UsageError('verify: --trust-domain: required (it cannot be derived from --expect, the bundle or the certificate)');
   const tdProblem = trustDomainProblem(trustDomain);
   if (tdProblem) throw new UsageError(`verify: --trust-domain: ${tdProblem}`);
@@ -73,8 +82,9 @@ export async function run(args: string[]): Promise<number> {
   const structural = verdict.ok || verdict.reason !== 'untrusted' ? verifyChain(leafCert, certs.slice(1), bundle) : verdict;
   const evidence: PeerEvidence = {
     leaf,
+    unreadable,
     chain: structural.ok ? { ok: true } : { ok: false, reason: structural.reason, detail: structural.detail },
-    chainPins: (structural.ok ? structural.path : path).map((c) => certFacts(c).spkiPin),
+    chainPins: (structural.ok ? structural.path : path).map(spkiPinOf),
   };
   const results = explainPeer(
     evidence,
@@ -97,8 +107,18 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(`${r.ok ? 'PASS' : 'FAIL'}  ${r.check.padEnd(width)}  ${r.ok ? r.detail : `${r.reason}: ${r.detail}`}\n`);
   }
   const failed = results.find((r) => !r.ok);
-  process.stdout.write(failed ? `refused: ${failed.reason}\n` : `accepted: ${leaf.uris[0] ?? ''}\n`);
+  process.stdout.write(failed ? `refused: ${failed.reason}\n` : `accepted: ${leaf?.uris[0] ?? ''}\n`);
   return failed ? 1 : 0;
+}
+
+/** A trust anchor's URI SANs, to guess the trust domain from: none when they cannot be read. */
+function anchorUris(anchor: X509Certificate): string[] {
+  try {
+    return certFacts(anchor).uris;
+  } catch (err) {
+    if (err instanceof CredentialError) return [];
+    throw err;
+  }
 }
 
 function guessTrustDomain(expect: string[] | undefined, anchorUris: string[], leafUris: string[]): string {

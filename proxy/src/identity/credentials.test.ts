@@ -90,6 +90,10 @@ describe('validateCandidate refuses', () => {
       const l = await leaf({ issuer: root, spiffeId: ID, keyUsage: KeyUsage.digitalSignature | KeyUsage.keyCertSign });
       return candidate(l.certPem, l.key.privatePem, root.certPem);
     }, /keyCertSign/],
+    ['a certificate whose subjectAltName does not decode', async () => {
+      const l = await leaf({ issuer: root, spiffeId: ID, undecodableSan: true });
+      return candidate(l.certPem, l.key.privatePem, root.certPem);
+    }, /^tls\.crt: its subject alternative name extension cannot be read \(/],
     ['a truncated certificate', async () => {
       const l = await leaf({ issuer: root, spiffeId: ID });
       return candidate(l.certPem.slice(0, 200), l.key.privatePem, root.certPem);

@@ -65,7 +65,7 @@ export function validateCandidate(c: Candidate, o: ValidateOptions): Credentials
   const anchors = parseBundle(c.bundle, o.bundleName);
   const leafCert = chain[0]!;
   if (!keyMatchesCertificate(key, leafCert)) throw new CredentialError('tls.key does not match the certificate in tls.crt');
-  const leaf = certFacts(leafCert);
+  const leaf = certFacts(leafCert, 'tls.crt');
   const svid = checkSvid(leaf, o.trustDomain, 'any');
   if (!svid.ok) throw new CredentialError(`tls.crt is not an X509-SVID of ${o.trustDomain}: ${svid.problem}`);
   const verdict = verifyChain(leafCert, chain.slice(1), anchors, o.now, o.skewMs);

@@ -36,8 +36,10 @@ export interface PeerPolicy {
 }
 
 export interface PeerEvidence {
-  /** Undefined when the peer sent no certificate. */
+  /** Undefined when the peer sent no certificate, or one that cannot be read (`unreadable`). */
   leaf: CertFacts | undefined;
+  /** Why the peer's certificate could not be read (an extension that does not decode): certFacts' error. */
+  unreadable?: string;
   /** The verdict of chain building and verification against the trust bundle. */
   chain: { ok: true } | { ok: false; reason: ChainFailure | 'bad_svid'; detail: string };
   /** SPKI pins of every certificate of the verified chain (leaf, intermediates, anchor). */
@@ -58,10 +60,13 @@ export interface CheckResult {
 
 type Check = (e: Required<Pick<PeerEvidence, 'leaf'>> & PeerEvidence, p: PeerPolicy, now: number, id: SpiffeId | undefined) => CheckResult;
 
-const chainCheck: Check = (e) =>
-  e.chain.ok
+function chainResult(chain: PeerEvidence['chain']): CheckResult {
+  return chain.ok
     ? { check: 'chain', ok: true, detail: 'chains to the trust bundle' }
-    : { check: 'chain', ok: false, reason: e.chain.reason, detail: e.chain.detail };
+    : { check: 'chain', ok: false, reason: chain.reason, detail: chain.detail };
+}
+
+const chainCheck: Check = (e) => chainResult(e.chain);
 
 const validityCheck: Check = (e, p, now) => {
   const leaf = e.leaf!;
@@ -113,8 +118,21 @@ function svidId(e: PeerEvidence, p: PeerPolicy): SpiffeId | undefined {
   return r.ok ? r.id : undefined;
 }
 
+/**
+ * A certificate we cannot read is refused: for its chain when that fails too
+ * (the first check decides, and OpenSSL refuses to build a chain through a
+ * certificate whose extensions do not decode), else as no valid SVID.
+ */
+function unreadableChecks(e: PeerEvidence, detail: string): CheckResult[] {
+  return [chainResult(e.chain), { check: 'svid', ok: false, reason: 'bad_svid', detail }];
+}
+
 /** The decision of the proxy: stops at the first failed check. */
 export function checkPeer(e: PeerEvidence, p: PeerPolicy, now: number): PeerDecision {
+  if (!e.leaf && e.unreadable !== undefined) {
+    const r = unreadableChecks(e, e.unreadable).find((c) => !c.ok)!;
+    return { ok: false, reason: r.reason!, detail: r.detail };
+  }
   if (!e.leaf) return { ok: false, reason: 'no_peer_cert', detail: 'the peer sent no certificate' };
   const id = svidId(e, p);
   for (const check of CHECKS) {
@@ -126,6 +144,7 @@ export function checkPeer(e: PeerEvidence, p: PeerPolicy, now: number): PeerDeci
 
 /** Every check with its result, for `tlsmesh verify`: the same checks, none skipped. */
 export function explainPeer(e: PeerEvidence, p: PeerPolicy, now: number): CheckResult[] {
+  if (!e.leaf && e.unreadable !== undefined) return unreadableChecks(e, e.unreadable);
   if (!e.leaf) return [{ check: 'certificate', ok: false, reason: 'no_peer_cert', detail: 'no certificate' }];
   const id = svidId(e, p);
   return CHECKS.map((check) => check(e as Required<PeerEvidence>, p, now, id));

@@ -1,6 +1,7 @@
 // certFacts reads certificates with @peculiar/x509's ASN.1 layer alone; these
 // tests hold it to what @peculiar/x509's X509Certificate reads from the same
-// DER, field by field, on certificates of every shape the checks care about.
+// DER, field by field, on certificates of every shape the checks care about,
+// and to a clear refusal of one it cannot read.
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -8,6 +9,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { x509 } from './peculiar.js';
 import { certFacts, KeyUsage } from './x509.js';
+import { checkPeer, explainPeer } from './peer-check.js';
+import { CredentialError } from '../errors.js';
 import { buildCertificate } from '../ca/certificate-builder.js';
 import { ca, leaf, tempDir, type TestCa } from '../../../test/support/pki.js';
 
@@ -91,5 +94,41 @@ describe('certFacts reads what @peculiar/x509 reads', () => {
     // Names are Node's (OpenSSL's) reading on one line, as /certs shows them.
     expect(f.subject).toBe('C=US, O=Acme\\, Inc., CN=v1');
     expect(f.issuer).toBe(f.subject);
+  });
+});
+
+// Node and OpenSSL parse a certificate whose extension contents do not decode
+// (they decode an extension only when they check it), so a peer can present
+// one before anything has checked it: certFacts says what it cannot read, as a
+// CredentialError the callers refuse with, never as anything else.
+describe('certFacts on a certificate it cannot read', () => {
+  it('names the extension in a CredentialError', async () => {
+    const l = await leaf({ issuer: root, spiffeId: `spiffe://${TD}/ns/default/sa/web`, undecodableSan: true });
+    const cert = new X509Certificate(l.der);
+    expect(cert.subject).toContain('CN=web');
+    expect(() => certFacts(cert, 'tls.crt')).toThrow(CredentialError);
+    expect(() => certFacts(cert, 'tls.crt')).toThrow(/^tls\.crt: its subject alternative name extension cannot be read \(.+\)$/);
+  });
+
+  it('refuses it as a peer: for its chain when that fails, else as no valid SVID, and explains both checks', async () => {
+    const l = await leaf({ issuer: root, spiffeId: `spiffe://${TD}/ns/default/sa/web`, undecodableSan: true });
+    let unreadable = '';
+    try {
+      certFacts(new X509Certificate(l.der), 'the peer certificate');
+    } catch (err) {
+      unreadable = (err as Error).message;
+    }
+    expect(unreadable).toMatch(/^the peer certificate: its subject alternative name extension/);
+    const policy = { trustDomain: TD, allow: undefined, pins: undefined, role: 'client' as const, skewMs: 0 };
+    const untrusted = { leaf: undefined, unreadable, chain: { ok: false as const, reason: 'untrusted' as const, detail: 'no valid chain (UNABLE_TO_GET_ISSUER_CERT_LOCALLY)' }, chainPins: [] };
+    expect(checkPeer(untrusted, policy, Date.now())).toEqual({ ok: false, reason: 'untrusted', detail: 'no valid chain (UNABLE_TO_GET_ISSUER_CERT_LOCALLY)' });
+    const chained = { ...untrusted, chain: { ok: true as const } };
+    expect(checkPeer(chained, policy, Date.now())).toEqual({ ok: false, reason: 'bad_svid', detail: unreadable });
+    expect(explainPeer(chained, policy, Date.now()).map((r) => [r.check, r.ok, r.reason])).toEqual([
+      ['chain', true, undefined],
+      ['svid', false, 'bad_svid'],
+    ]);
+    // No certificate at all is still its own reason.
+    expect(checkPeer({ leaf: undefined, chain: { ok: true }, chainPins: [] }, policy, Date.now())).toMatchObject({ ok: false, reason: 'no_peer_cert' });
   });
 });

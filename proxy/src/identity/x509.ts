@@ -20,7 +20,7 @@ import {
   id_ce_subjectAltName,
   type TBSCertificate,
 } from '@peculiar/asn1-x509';
-import { CredentialError } from '../errors.js';
+import { CredentialError, oneLine } from '../errors.js';
 import { oneLineDn } from './chain.js';
 import { spkiPinOf } from './pin.js';
 
@@ -116,20 +116,41 @@ export interface CertFacts {
   sha256: string;
 }
 
-export function certFacts(cert: X509Certificate): CertFacts {
-  const tbs = AsnConvert.parse(cert.raw, Certificate).tbsCertificate;
+/**
+ * What `cert` says, read with @peculiar/asn1-x509. A certificate that Node
+ * (OpenSSL) parses may still carry an extension whose contents do not decode
+ * (OpenSSL decodes extensions only when it checks them): that throws a
+ * CredentialError naming `what` and the extension, never anything else, for
+ * a peer can send such a certificate before anything has checked it.
+ */
+export function certFacts(cert: X509Certificate, what = 'certificate'): CertFacts {
+  let tbs: TBSCertificate;
+  try {
+    tbs = AsnConvert.parse(cert.raw, Certificate).tbsCertificate;
+  } catch (err) {
+    throw new CredentialError(`${what} cannot be read as X.509 (${oneLine(err)})`, { cause: err });
+  }
+  const read = <T>(id: string, type: new () => T, name: string): T | undefined => {
+    const e = tbs.extensions?.find((x) => x.extnID === id);
+    if (!e) return undefined;
+    try {
+      return AsnConvert.parse(e.extnValue.buffer, type);
+    } catch (err) {
+      throw new CredentialError(`${what}: its ${name} extension cannot be read (${oneLine(err)})`, { cause: err });
+    }
+  };
   const uris: string[] = [];
   const dnsNames: string[] = [];
-  for (const n of extension(tbs, id_ce_subjectAltName, SubjectAlternativeName) ?? []) {
+  for (const n of read(id_ce_subjectAltName, SubjectAlternativeName, 'subject alternative name') ?? []) {
     if (n.uniformResourceIdentifier !== undefined) uris.push(n.uniformResourceIdentifier);
     else if (n.dNSName !== undefined) dnsNames.push(n.dNSName);
   }
-  const ku = extension(tbs, id_ce_keyUsage, KeyUsageBits);
-  const eku = extension(tbs, id_ce_extKeyUsage, ExtendedKeyUsage);
+  const ku = read(id_ce_keyUsage, KeyUsageBits, 'key usage');
+  const eku = read(id_ce_extKeyUsage, ExtendedKeyUsage, 'extended key usage');
   return {
     uris,
     dnsNames,
-    isCa: extension(tbs, id_ce_basicConstraints, BasicConstraints)?.cA ?? false,
+    isCa: read(id_ce_basicConstraints, BasicConstraints, 'basic constraints')?.cA ?? false,
     keyUsage: ku ? ku.toNumber() : undefined,
     extKeyUsage: eku ? Array.from(eku, String) : undefined,
     notBefore: tbs.validity.notBefore.getTime().getTime(),
@@ -140,12 +161,6 @@ export function certFacts(cert: X509Certificate): CertFacts {
     spkiPin: spkiPinOf(cert),
     sha256: createHash('sha256').update(cert.raw).digest('hex'),
   };
-}
-
-/** The first extension `id` of the certificate, parsed as `type`; undefined when absent. */
-function extension<T>(tbs: TBSCertificate, id: string, type: new () => T): T | undefined {
-  const e = tbs.extensions?.find((x) => x.extnID === id);
-  return e ? AsnConvert.parse(e.extnValue.buffer, type) : undefined;
 }
 
 /** The serial's DER bytes as hex, without the 00 that only keeps a high bit positive. */

@@ -53,7 +53,7 @@ export function validateServerCertificate(c: WebPkiInput, o: WebPkiOptions): Ser
   const key = parsePrivateKey(c.key, 'tls.key');
   const leafCert = chain[0]!;
   if (!keyMatchesCertificate(key, leafCert)) throw new CredentialError('tls.key does not match the certificate in tls.crt');
-  const leaf = certFacts(leafCert);
+  const leaf = certFacts(leafCert, 'tls.crt');
   if (leaf.isCa) throw new CredentialError('tls.crt: the leaf is a CA certificate, not a server certificate');
   if (leaf.extKeyUsage && !leaf.extKeyUsage.includes(EKU_SERVER_AUTH)) throw new CredentialError('tls.crt: extended key usage does not include serverAuth');
   if (leaf.dnsNames.length === 0) throw new CredentialError('tls.crt: no DNS subject alternative names (clients ignore the common name)');

@@ -1,10 +1,14 @@
 // What a finished handshake tells us about the peer, as PeerEvidence for the
-// pure checks. Parsing a certificate (SANs, pins) is done once per distinct
-// certificate and cached; the per-handshake work is a few map lookups.
+// pure checks. The leaf is read (SANs, usages, its pin) once per distinct
+// certificate and cached; the per-handshake work is a few map lookups, and
+// with pins configured, the chain's pins on a full handshake (remembered for
+// the sessions that resume it).
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { verifyChain } from '../identity/chain.js';
 import type { PeerEvidence } from '../identity/peer-check.js';
+import { CredentialError } from '../errors.js';
+import { spkiPinOf } from '../identity/pin.js';
 import { certFacts, type CertFacts } from '../identity/x509.js';
 
 const MAX_ENTRIES = 10_000;
@@ -20,9 +24,10 @@ export class PeerCache {
   private readonly facts = new Map<string, CertFacts>();
   private readonly pins = new Map<string, string[]>();
 
+  /** Throws CredentialError for a certificate that cannot be read (certFacts); such a one is not cached. */
   factsOf(cert: X509Certificate): CertFacts {
     const fp = cert.fingerprint256;
-    return this.facts.get(fp) ?? bounded(this.facts, fp, certFacts(cert));
+    return this.facts.get(fp) ?? bounded(this.facts, fp, certFacts(cert, 'the peer certificate'));
   }
 
   /** Chain pins recorded at the full handshake, for resumed sessions (which carry only the leaf). */
@@ -85,7 +90,14 @@ export function evidenceFromSocket(socket: TLSSocket, o: EvidenceOptions): PeerE
   const detailed = wantChain ? socket.getPeerCertificate(true) : undefined;
   const leafCert = socket.getPeerX509Certificate();
   if (!leafCert) return { leaf: undefined, chain: { ok: false, reason: 'untrusted', detail: 'no certificate' }, chainPins: [] };
-  const leaf = o.cache.factsOf(leafCert);
+  let leaf: CertFacts;
+  try {
+    leaf = o.cache.factsOf(leafCert);
+  } catch (err) {
+    // Sent by anyone who reaches the port, before any check: refused, never thrown.
+    if (!(err instanceof CredentialError)) throw err;
+    return { leaf: undefined, unreadable: err.message, chain, chainPins: [] };
+  }
   let chainPins: string[] = [];
   if (wantChain) {
     const fp = leafCert.fingerprint256;
@@ -96,7 +108,8 @@ export function evidenceFromSocket(socket: TLSSocket, o: EvidenceOptions): PeerE
     } else {
       const certs = chainDers(detailed);
       if (timeError && o.skewMs > 0) chain = withinSkew(certs, o);
-      chainPins = certs.map((c) => o.cache.factsOf(c).spkiPin);
+      // Pins need only the key, which Node reads; an intermediate's extensions are the chain check's.
+      chainPins = certs.map(spkiPinOf);
       if (chain.ok && !resumed) o.cache.rememberChainPins(fp, chainPins);
     }
   }
