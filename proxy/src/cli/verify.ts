@@ -1,13 +1,12 @@
 // `tlsmesh verify --bundle CA.pem [--expect ID] [--pin PIN] CERT.pem`: run the
 // proxy's own peer checks on a certificate file and print each one.
-import type { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { CredentialError, UsageError, oneLine } from '../errors.js';
+import { UsageError, oneLine } from '../errors.js';
 import { verifyChain } from '../identity/chain.js';
 import { explainPeer, type PeerEvidence } from '../identity/peer-check.js';
 import { IdMatcher, SpiffeId, patternProblem, trustDomainProblem } from '../identity/spiffe-id.js';
 import { PinSet, pinProblem, spkiPinOf } from '../identity/pin.js';
-import { certFacts, parseCertificates, type CertFacts } from '../identity/x509.js';
+import { parseCertificates, readCertFacts } from '../identity/x509.js';
 import { parseDuration, parseFlags, required } from './args.js';
 
 async function readPem(flag: string, file: string): Promise<string> {
@@ -62,15 +61,9 @@ export async function run(args: string[]): Promise<number> {
   });
   const leafCert = certs[0]!;
   // A leaf we cannot read is what a peer could send: the checks say why it is refused.
-  let leaf: CertFacts | undefined;
-  let unreadable: string | undefined;
-  try {
-    leaf = certFacts(leafCert, certFile);
-  } catch (err) {
-    if (!(err instanceof CredentialError)) throw err;
-    unreadable = err.message;
-  }
-  const trustDomain = values['trust-domain'] ?? guessTrustDomain(values.expect, bundle.flatMap(anchorUris), leaf?.uris ?? []);
+  const { facts: leaf, unreadable } = readCertFacts(leafCert, certFile);
+  // Trust anchors we cannot read only do not help guess the trust domain.
+  const trustDomain = values['trust-domain'] ?? guessTrustDomain(values.expect, bundle.flatMap((b) => readCertFacts(b).facts?.uris ?? []), leaf?.uris ?? []);
   if (trustDomain === '') throw new UsageError('verify: --trust-domain: required (it cannot be derived from --expect, the bundle or the certificate)');
   const tdProblem = trustDomainProblem(trustDomain);
   if (tdProblem) throw new UsageError(`verify: --trust-domain: ${tdProblem}`);
@@ -109,16 +102,6 @@ export async function run(args: string[]): Promise<number> {
   const failed = results.find((r) => !r.ok);
   process.stdout.write(failed ? `refused: ${failed.reason}\n` : `accepted: ${leaf?.uris[0] ?? ''}\n`);
   return failed ? 1 : 0;
-}
-
-/** A trust anchor's URI SANs, to guess the trust domain from: none when they cannot be read. */
-function anchorUris(anchor: X509Certificate): string[] {
-  try {
-    return certFacts(anchor).uris;
-  } catch (err) {
-    if (err instanceof CredentialError) return [];
-    throw err;
-  }
 }
 
 function guessTrustDomain(expect: string[] | undefined, anchorUris: string[], leafUris: string[]): string {

@@ -123,14 +123,14 @@ function svidId(e: PeerEvidence, p: PeerPolicy): SpiffeId | undefined {
  * (the first check decides, and OpenSSL refuses to build a chain through a
  * certificate whose extensions do not decode), else as no valid SVID.
  */
-function unreadableChecks(e: PeerEvidence, detail: string): CheckResult[] {
-  return [chainResult(e.chain), { check: 'svid', ok: false, reason: 'bad_svid', detail }];
+function unreadableChecks(chain: PeerEvidence['chain'], unreadable: string): CheckResult[] {
+  return [chainResult(chain), { check: 'svid', ok: false, reason: 'bad_svid', detail: unreadable }];
 }
 
 /** The decision of the proxy: stops at the first failed check. */
 export function checkPeer(e: PeerEvidence, p: PeerPolicy, now: number): PeerDecision {
   if (!e.leaf && e.unreadable !== undefined) {
-    const r = unreadableChecks(e, e.unreadable).find((c) => !c.ok)!;
+    const r = unreadableChecks(e.chain, e.unreadable).find((c) => !c.ok)!;
     return { ok: false, reason: r.reason!, detail: r.detail };
   }
   if (!e.leaf) return { ok: false, reason: 'no_peer_cert', detail: 'the peer sent no certificate' };
@@ -144,7 +144,7 @@ export function checkPeer(e: PeerEvidence, p: PeerPolicy, now: number): PeerDeci
 
 /** Every check with its result, for `tlsmesh verify`: the same checks, none skipped. */
 export function explainPeer(e: PeerEvidence, p: PeerPolicy, now: number): CheckResult[] {
-  if (!e.leaf && e.unreadable !== undefined) return unreadableChecks(e, e.unreadable);
+  if (!e.leaf && e.unreadable !== undefined) return unreadableChecks(e.chain, e.unreadable);
   if (!e.leaf) return [{ check: 'certificate', ok: false, reason: 'no_peer_cert', detail: 'no certificate' }];
   const id = svidId(e, p);
   return CHECKS.map((check) => check(e as Required<PeerEvidence>, p, now, id));

@@ -163,6 +163,18 @@ export function certFacts(cert: X509Certificate, what = 'certificate'): CertFact
   };
 }
 
+/** certFacts, or why `cert` cannot be read: for certificates a peer or a user hands us, refused rather than thrown. */
+export type CertReading = { facts: CertFacts; unreadable?: undefined } | { facts?: undefined; unreadable: string };
+
+export function readCertFacts(cert: X509Certificate, what?: string): CertReading {
+  try {
+    return { facts: certFacts(cert, what) };
+  } catch (err) {
+    if (err instanceof CredentialError) return { unreadable: err.message };
+    throw err;
+  }
+}
+
 /** The serial's DER bytes as hex, without the 00 that only keeps a high bit positive. */
 function serialHex(der: Uint8Array): string {
   const bytes = der.length > 1 && der[0] === 0 && der[1]! > 0x7f ? der.subarray(1) : der;

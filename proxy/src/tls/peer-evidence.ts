@@ -1,15 +1,13 @@
 // What a finished handshake tells us about the peer, as PeerEvidence for the
-// pure checks. The leaf is read (SANs, usages, its pin) once per distinct
-// certificate and cached; the per-handshake work is a few map lookups, and
-// with pins configured, the chain's pins on a full handshake (remembered for
-// the sessions that resume it).
+// pure checks. Reading a certificate (the leaf's SANs and usages, a chain
+// certificate's pin) is done once per distinct certificate and cached; the
+// per-handshake work is a few map lookups.
 import { X509Certificate } from 'node:crypto';
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 import { verifyChain } from '../identity/chain.js';
 import type { PeerEvidence } from '../identity/peer-check.js';
-import { CredentialError } from '../errors.js';
 import { spkiPinOf } from '../identity/pin.js';
-import { certFacts, type CertFacts } from '../identity/x509.js';
+import { readCertFacts, type CertFacts, type CertReading } from '../identity/x509.js';
 
 const MAX_ENTRIES = 10_000;
 
@@ -22,12 +20,23 @@ function bounded<K, V>(map: Map<K, V>, key: K, value: V): V {
 /** Caches keyed by the SHA-256 fingerprint of a certificate's DER. */
 export class PeerCache {
   private readonly facts = new Map<string, CertFacts>();
+  private readonly keyPins = new Map<string, string>();
   private readonly pins = new Map<string, string[]>();
 
-  /** Throws CredentialError for a certificate that cannot be read (certFacts); such a one is not cached. */
-  factsOf(cert: X509Certificate): CertFacts {
+  /** A certificate that cannot be read is not cached: it is refused. */
+  factsOf(cert: X509Certificate): CertReading {
     const fp = cert.fingerprint256;
-    return this.facts.get(fp) ?? bounded(this.facts, fp, certFacts(cert, 'the peer certificate'));
+    const known = this.facts.get(fp);
+    if (known) return { facts: known };
+    const r = readCertFacts(cert, 'the peer certificate');
+    if (r.facts) bounded(this.facts, fp, r.facts);
+    return r;
+  }
+
+  /** The SPKI pin of a chain certificate: its key only, which Node reads (its extensions are the chain check's). */
+  keyPinOf(cert: X509Certificate): string {
+    const fp = cert.fingerprint256;
+    return this.keyPins.get(fp) ?? bounded(this.keyPins, fp, spkiPinOf(cert));
   }
 
   /** Chain pins recorded at the full handshake, for resumed sessions (which carry only the leaf). */
@@ -90,14 +99,9 @@ export function evidenceFromSocket(socket: TLSSocket, o: EvidenceOptions): PeerE
   const detailed = wantChain ? socket.getPeerCertificate(true) : undefined;
   const leafCert = socket.getPeerX509Certificate();
   if (!leafCert) return { leaf: undefined, chain: { ok: false, reason: 'untrusted', detail: 'no certificate' }, chainPins: [] };
-  let leaf: CertFacts;
-  try {
-    leaf = o.cache.factsOf(leafCert);
-  } catch (err) {
-    // Sent by anyone who reaches the port, before any check: refused, never thrown.
-    if (!(err instanceof CredentialError)) throw err;
-    return { leaf: undefined, unreadable: err.message, chain, chainPins: [] };
-  }
+  // Sent by anyone who reaches the port, before any check: an unreadable one is refused, never thrown.
+  const { facts: leaf, unreadable } = o.cache.factsOf(leafCert);
+  if (!leaf) return { leaf: undefined, unreadable, chain, chainPins: [] };
   let chainPins: string[] = [];
   if (wantChain) {
     const fp = leafCert.fingerprint256;
@@ -108,8 +112,7 @@ export function evidenceFromSocket(socket: TLSSocket, o: EvidenceOptions): PeerE
     } else {
       const certs = chainDers(detailed);
       if (timeError && o.skewMs > 0) chain = withinSkew(certs, o);
-      // Pins need only the key, which Node reads; an intermediate's extensions are the chain check's.
-      chainPins = certs.map(spkiPinOf);
+      chainPins = certs.map((c) => o.cache.keyPinOf(c));
       if (chain.ok && !resumed) o.cache.rememberChainPins(fp, chainPins);
     }
   }
