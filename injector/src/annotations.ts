@@ -60,7 +60,7 @@ export const POD_ANNOTATIONS: Readonly<Record<string, Entry>> = {
   'tlsmesh.io/exclude-outbound-ports': entry('excludeOutboundPorts', parsePortList, 'outbound ports never captured'),
   'tlsmesh.io/exclude-outbound-cidrs': entry('excludeOutboundCidrs', parseCidrList, 'outbound CIDRs never captured'),
   'tlsmesh.io/mesh-networks': entry('meshNetworks', parseCidrList, 'outbound destinations that get mTLS'),
-  'tlsmesh.io/multiplex': entry('multiplex', parseBool, 'tcp to and from other sidecars over one mTLS connection per peer'),
+  'tlsmesh.io/multiplex': entry('multiplex', parseBool, 'tcp connections and http requests to and from other sidecars over one mTLS connection per peer'),
   'tlsmesh.io/inbound-protocol': entry('inboundProtocol', parseEnum(['tcp', 'http'] as const), 'tcp or http'),
   'tlsmesh.io/inbound-tls': entry('inboundTls', parseEnum(['mutual', 'server', 'permissive'] as const), 'mutual, server or permissive'),
   'tlsmesh.io/allow': entry('allow', parseIdPatterns, 'SPIFFE IDs (or ID/*) admitted inbound'),

@@ -19,7 +19,7 @@ export interface ProxyConfigParams {
   appProbes: Readonly<Record<string, AppProbeSpec>>;
   inbound: { protocol: 'tcp' | 'http'; tls: 'mutual' | 'server' | 'permissive'; allow?: readonly string[]; pins?: readonly string[] };
   outbound: { protocol: 'tcp' | 'http'; meshNetworks?: readonly string[] };
-  /** false: tcp listeners neither offer nor take multiplexing (absent: the proxy's default, on). */
+  /** false: the listeners neither offer nor take multiplexing (absent: the proxy's default, on). */
   multiplex?: boolean;
 }
 
@@ -46,7 +46,7 @@ export function proxyConfigFor(p: ProxyConfigParams): ProxyConfigInput {
         tls: p.inbound.tls,
         ...(p.inbound.allow ? { allow: [...p.inbound.allow] } : {}),
         ...(p.inbound.pins ? { pins: [...p.inbound.pins] } : {}),
-        ...(p.multiplex === false && p.inbound.protocol === 'tcp' && p.inbound.tls !== 'server' ? { multiplex: false } : {}),
+        ...(p.multiplex === false && p.inbound.tls !== 'server' ? { multiplex: false } : {}),
       },
     ],
     outbound: [
@@ -56,7 +56,7 @@ export function proxyConfigFor(p: ProxyConfigParams): ProxyConfigInput {
         connect: 'original',
         protocol: p.outbound.protocol,
         ...(p.outbound.meshNetworks ? { meshNetworks: [...p.outbound.meshNetworks] } : {}),
-        ...(p.multiplex === false && p.outbound.protocol === 'tcp' ? { multiplex: false } : {}),
+        ...(p.multiplex === false ? { multiplex: false } : {}),
       },
     ],
   };

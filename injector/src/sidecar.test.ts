@@ -111,9 +111,9 @@ describe('injectPod', () => {
     const off = proxyConfigOf(injectPod(pod({ annotations: { 'tlsmesh.io/multiplex': 'false' } }), ctx).pod);
     expect(off.inbound[0]!.multiplex).toBe(false);
     expect(off.outbound[0]!.multiplex).toBe(false);
-    // An http inbound listener has no such field: the annotation leaves it alone.
+    // http listeners multiplex requests too: the annotation turns that off as well.
     const http = proxyConfigOf(injectPod(pod({ annotations: { 'tlsmesh.io/multiplex': 'false', 'tlsmesh.io/inbound-protocol': 'http' } }), ctx).pod);
-    expect(http.inbound[0]!.multiplex).toBeUndefined();
+    expect(http.inbound[0]!.multiplex).toBe(false);
     expect(http.outbound[0]!.multiplex).toBe(false);
   });
 

@@ -44,6 +44,15 @@ outbound:
 `;
 }
 
+/** The bytes are whole TLS records, application data among them. */
+function wholeRecordsWithData(payload: Buffer): boolean {
+  try {
+    return tlsRecords(payload).some((r) => r.type === 23);
+  } catch {
+    return false;
+  }
+}
+
 /** Recursively hand a directory to uid 1337 (kubelet mounts Secrets readable by the pod). */
 function chownTree(path: string, uid: number): void {
   chownSync(path, uid, uid);
@@ -98,9 +107,10 @@ describe.runIf(needsRoot('capture-two-pods'))('two pods, transparent mTLS', () =
 
   /**
    * Capture TCP to or from `port` on a pod's interface while `during` runs, until
-   * every connection seen is over (so no packet is still in flight).
+   * `settled` says every packet that matters is in (by default: every connection
+   * seen is over, so no packet is still in flight).
    */
-  async function capture(pod: 'b' | 'c', dev: string, port: number, during: () => Promise<void>): Promise<Flow[]> {
+  async function capture(pod: 'b' | 'c', dev: string, port: number, during: () => Promise<void>, settled: (flows: Flow[]) => boolean = allClosed): Promise<Flow[]> {
     const file = join(tmp, `${pod}-${dev}-${Date.now()}.pcap`);
     const dump = ns[pod].spawn('tcpdump', ['-i', dev, '--immediate-mode', '-U', '-n', '-Z', 'root', '-w', file, 'tcp', 'port', String(port)]);
     await dump.waitFor(/listening on/, { stream: 'stderr' });
@@ -108,7 +118,7 @@ describe.runIf(needsRoot('capture-two-pods'))('two pods, transparent mTLS', () =
       await during();
       return await eventually(`every connection in the capture on ${pod}/${dev} closed`, () => {
         const flows = tcpFlows(readFileSync(file));
-        return flows.length > 0 && allClosed(flows) ? flows : undefined;
+        return flows.length > 0 && settled(flows) ? flows : undefined;
       });
     } finally {
       await dump.stop();
@@ -149,9 +159,21 @@ describe.runIf(needsRoot('capture-two-pods'))('two pods, transparent mTLS', () =
     const before = await handshakes();
     const marker = `plaintext-marker-${process.pid}-${Date.now()}`;
     let answer: Answer | undefined;
-    const flows = await capture('b', 'eth0', 8080, async () => {
-      answer = await call('a', `http://${IP.b}:8080/${marker}`);
-    });
+    // A's sidecar keeps its multiplexed connection to B open after the call
+    // (docs/multiplexing.md): the capture is complete once both directions
+    // hold whole TLS records with application data (the answer is in by then).
+    const flows = await capture(
+      'b',
+      'eth0',
+      8080,
+      async () => {
+        answer = await call('a', `http://${IP.b}:8080/${marker}`);
+      },
+      (all) => {
+        const both = [all.filter((f) => f.key.endsWith(`>${IP.b}:8080`)), all.filter((f) => f.key.startsWith(`${IP.b}:8080>`))];
+        return both.every((dir) => dir.length > 0 && dir.every((f) => wholeRecordsWithData(f.payload)));
+      },
+    );
 
     expect(answer!.status).toBe(200);
     expect(answer!.body.name).toBe('B-app');

@@ -23,7 +23,7 @@ let echo: Awaited<ReturnType<typeof tcpEcho>>;
 let front: SidecarHandle;
 let back: SidecarHandle;
 let frontLeafDer: Buffer;
-let p: Record<'outHttp' | 'outTcp' | 'inHttp' | 'inTcp' | 'adminFront' | 'adminBack', number>;
+let p: Record<'outHttp' | 'outHttpRaw' | 'outTcp' | 'inHttp' | 'inTcp' | 'adminFront' | 'adminBack', number>;
 
 beforeAll(async () => {
   root = await ca({ trustDomain: TD });
@@ -34,8 +34,8 @@ beforeAll(async () => {
   await writeSecret(join(tmp.dir, 'back'), b.files);
   app = await echoApp();
   echo = await tcpEcho();
-  const [outHttp, outTcp, inHttp, inTcp, adminFront, adminBack] = await freePorts(6);
-  p = { outHttp: outHttp!, outTcp: outTcp!, inHttp: inHttp!, inTcp: inTcp!, adminFront: adminFront!, adminBack: adminBack! };
+  const [outHttp, outHttpRaw, outTcp, inHttp, inTcp, adminFront, adminBack] = await freePorts(7);
+  p = { outHttp: outHttp!, outHttpRaw: outHttpRaw!, outTcp: outTcp!, inHttp: inHttp!, inTcp: inTcp!, adminFront: adminFront!, adminBack: adminBack! };
   [back, front] = await Promise.all([
     startSidecar(tmp.dir, 'back', {
       trustDomain: TD,
@@ -52,6 +52,8 @@ beforeAll(async () => {
       admin: { listen: `127.0.0.1:${p.adminFront}` },
       outbound: [
         { listen: `127.0.0.1:${p.outHttp}`, connect: `127.0.0.1:${p.inHttp}`, protocol: 'http', expect: [BACKEND] },
+        // The same peer without multiplexing: an mTLS connection per pooled upstream connection.
+        { listen: `127.0.0.1:${p.outHttpRaw}`, connect: `127.0.0.1:${p.inHttp}`, protocol: 'http', expect: [BACKEND], multiplex: false },
         { listen: `127.0.0.1:${p.outTcp}`, connect: `127.0.0.1:${p.inTcp}`, protocol: 'tcp', expect: [BACKEND] },
       ],
     }),
@@ -123,46 +125,54 @@ describe('http through the pair', () => {
 });
 
 describe('http bodies through the pair', () => {
-  // Both sidecars read their upstream sockets into one shared buffer
-  // (http/h1/borrowed-read.ts). Two clients ask for large bodies and read
-  // nothing until the outbound sidecar has stopped reading the mTLS
-  // connections that carry them (bytes wait unread in the kernel), which it
-  // does only with 1 MiB queued to each client; while they wait, two more
-  // bodies pass through the same buffer. Bodies with a length and chunked in
-  // odd pieces; every byte must arrive as the app sent it.
-  it('carries concurrent large bodies intact, also to clients that stall', async () => {
-    const url = (c: { seed: string; n: number; chunked: boolean }) => `/noise?seed=${c.seed}&n=${c.n}${c.chunked ? '&chunked=1' : ''}`;
-    const stalled = [
-      { seed: 'b', n: (12 << 20) + 7, chunked: true },
-      { seed: 'd', n: (12 << 20) + 5, chunked: false },
-    ];
-    const flowing = [
-      { seed: 'a', n: (3 << 20) + 1, chunked: false },
-      { seed: 'c', n: (5 << 20) + 3, chunked: true },
-    ];
-    const sockets: net.Socket[] = [];
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    const slow = stalled.map((c) =>
-      rawGet(p.outHttp, url(c), {
-        stall: (s) => {
-          sockets.push(s);
-          return released;
-        },
-      }),
-    );
-    // A stalled request that ends before its release failed (corrupt framing cuts the connection).
-    const early = Promise.race(slow.map((r) => r.then(() => Promise.reject(new Error('a stalled request ended before its release')))));
-    await Promise.race([
-      early,
-      eventually(() => sockets.length === 2 && tcpSockets().filter((t) => t.remotePort === p.inHttp && t.rx > 0).length >= 2, 'the outbound sidecar to stop reading both stalled bodies'),
-    ]);
-    early.catch(() => {});
-    const fast = await Promise.all(flowing.map((c) => rawGet(p.outHttp, url(c))));
-    release();
-    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-    expect([...fast, ...(await Promise.all(slow))].map(sha)).toEqual([...flowing, ...stalled].map((c) => sha(noiseBody(c.seed, c.n))));
-  });
+  // Two clients ask for large bodies and read nothing; while they stall, two
+  // more bodies pass through the same sidecars. Bodies with a length and
+  // chunked in odd pieces; every byte must arrive as the app sent it.
+  //
+  // Raw mTLS connections (multiplex: false): both sidecars read their upstream
+  // sockets into one shared buffer (http/h1/borrowed-read.ts); the outbound
+  // sidecar stops reading the mTLS connections that carry the stalled bodies
+  // (bytes wait unread in the kernel), which it does only with 1 MiB queued
+  // to each client. Multiplexed: every body is a stream of one mTLS
+  // connection, and a stalled stream must not hold up the others on it
+  // (HTTP/2 flow control pushes back on that stream alone).
+  for (const mode of ['raw', 'multiplexed'] as const) {
+    it(`carries concurrent large bodies intact, also to clients that stall (${mode})`, async () => {
+      const port = mode === 'raw' ? p.outHttpRaw : p.outHttp;
+      const url = (c: { seed: string; n: number; chunked: boolean }) => `/noise?seed=${c.seed}&n=${c.n}${c.chunked ? '&chunked=1' : ''}`;
+      const stalled = [
+        { seed: `b${mode}`, n: (12 << 20) + 7, chunked: true },
+        { seed: `d${mode}`, n: (12 << 20) + 5, chunked: false },
+      ];
+      const flowing = [
+        { seed: `a${mode}`, n: (3 << 20) + 1, chunked: false },
+        { seed: `c${mode}`, n: (5 << 20) + 3, chunked: true },
+      ];
+      const sockets: net.Socket[] = [];
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      const slow = stalled.map((c) =>
+        rawGet(port, url(c), {
+          stall: (s) => {
+            sockets.push(s);
+            return released;
+          },
+        }),
+      );
+      // A stalled request that ends before its release failed (corrupt framing cuts the connection).
+      const early = Promise.race(slow.map((r) => r.then(() => Promise.reject(new Error('a stalled request ended before its release')))));
+      const held =
+        mode === 'raw'
+          ? () => tcpSockets().filter((t) => t.remotePort === p.inHttp && t.rx > 0).length >= 2
+          : () => tcpSockets().filter((t) => sockets.some((s) => s.localPort === t.localPort) && t.remotePort === port && t.rx > 0).length === 2;
+      await Promise.race([early, eventually(() => sockets.length === 2 && held(), mode === 'raw' ? 'the outbound sidecar to stop reading both stalled bodies' : 'both stalled clients to hold unread bytes')]);
+      early.catch(() => {});
+      const fast = await Promise.all(flowing.map((c) => rawGet(port, url(c))));
+      release();
+      const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+      expect([...fast, ...(await Promise.all(slow))].map(sha)).toEqual([...flowing, ...stalled].map((c) => sha(noiseBody(c.seed, c.n))));
+    });
+  }
 });
 
 describe('tcp through the pair', () => {

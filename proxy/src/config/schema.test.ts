@@ -70,8 +70,7 @@ outbound:
     ['a bad allow entry', { ...base, inbound: [{ listen: '0.0.0.0:1', forward: '127.0.0.1:1', allow: ['spiffe://td/ns/*/sa'] }] }, 'config: inbound[0].allow[0]: invalid SPIFFE ID pattern: a wildcard may only be a trailing /*'],
     ['a bad pin', { ...base, outbound: [{ listen: '127.0.0.1:1', connect: '10.0.0.1:1', pins: ['md5/xyz'] }] }, 'config: outbound[0].pins[0]: expected sha256/ followed by 44 characters of base64 (a SHA-256 digest)'],
     ['meshNetworks without original', { ...base, outbound: [{ listen: '127.0.0.1:1', connect: '10.0.0.1:1', meshNetworks: ['10.0.0.0/8'] }] }, 'config: outbound[0].meshNetworks: only meaningful with connect: original'],
-    ['multiplex on an http outbound', { ...base, outbound: [{ listen: '127.0.0.1:1', connect: '10.0.0.1:1', protocol: 'http', multiplex: true }] }, 'config: outbound[0].multiplex: only meaningful with protocol: tcp'],
-    ['multiplex on an offload listener', { ...base, inbound: [{ listen: '0.0.0.0:1', forward: '127.0.0.1:1', tls: 'server', multiplex: true }] }, 'config: inbound[0].multiplex: only meaningful with protocol: tcp and tls: mutual or permissive'],
+    ['multiplex on an offload listener', { ...base, inbound: [{ listen: '0.0.0.0:1', forward: '127.0.0.1:1', tls: 'server', multiplex: true }] }, 'config: inbound[0].multiplex: only meaningful with tls: mutual or permissive'],
     ['a multiplex that is not a boolean', { ...base, inbound: [{ listen: '0.0.0.0:1', forward: '127.0.0.1:1', multiplex: 'yes' }] }, 'config: inbound[0].multiplex: expected boolean'],
     ['a bad CIDR', { ...base, outbound: [{ listen: '127.0.0.1:1', connect: 'original', meshNetworks: ['10.0.0.0/33'] }] }, 'config: outbound[0].meshNetworks[0]: expected a CIDR like 10.0.0.0/8'],
   ])('%s', (_name, input, message) => {

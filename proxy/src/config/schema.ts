@@ -30,7 +30,7 @@ const inbound = z.strictObject({
   upstreamTls: upstreamTls.optional(),
   /** tcp only: close connections this long after the local identity rotated (0 = never). */
   recycleGraceSeconds: seconds().optional(),
-  /** tcp with tls mutual or permissive: accept multiplexed connections from tlsmesh peers when they offer them (docs/multiplexing.md). */
+  /** tls mutual or permissive: accept multiplexed connections from tlsmesh peers when they offer them (docs/multiplexing.md). */
   multiplex: z.boolean().optional(),
   /** TLS offload (tls: server): SNI certificates, TLS policy, HSTS, redirect, ACME; see docs/offloading.md. */
   ...offloadFields,
@@ -47,13 +47,10 @@ const outbound = z
     pins: pins.optional(),
     meshNetworks: z.array(cidr).optional(),
     recycleGraceSeconds: seconds().optional(),
-    /** tcp: carry every connection to a peer on one mTLS connection when the peer takes it (docs/multiplexing.md). */
+    /** Carry every connection (tcp) or request (http) to a peer on one mTLS connection when the peer takes it (docs/multiplexing.md). */
     multiplex: z.boolean().optional(),
   })
   .superRefine((o, ctx) => {
-    if (o.multiplex === true && o.protocol !== 'tcp') {
-      ctx.addIssue({ code: 'custom', path: ['multiplex'], message: 'only meaningful with protocol: tcp' });
-    }
     if (o.meshNetworks && o.connect !== 'original') {
       ctx.addIssue({ code: 'custom', path: ['meshNetworks'], message: 'only meaningful with connect: original' });
     }
@@ -110,8 +107,8 @@ export const proxyConfigSchema = z.strictObject({
   inbound: z
     .array(
       inbound.superRefine(checkOffload).superRefine((l, ctx) => {
-        if (l.multiplex === true && (l.protocol !== 'tcp' || l.tls === 'server')) {
-          ctx.addIssue({ code: 'custom', path: ['multiplex'], message: 'only meaningful with protocol: tcp and tls: mutual or permissive' });
+        if (l.multiplex === true && l.tls === 'server') {
+          ctx.addIssue({ code: 'custom', path: ['multiplex'], message: 'only meaningful with tls: mutual or permissive' });
         }
       }),
     )

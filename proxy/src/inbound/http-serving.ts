@@ -29,6 +29,8 @@ export interface InboundConnView {
   /** Envoy-format identity header value. */
   xfcc?: string;
   target?: HostPort;
+  /** A stream of a multiplexed connection: that connection's TLS socket. */
+  via?: Socket;
 }
 
 export interface InboundHttpOptions {
@@ -59,7 +61,13 @@ export class InboundHttp {
       this.engine = new H1Engine({
         ...recorder,
         tracker,
-        rewrite: { drop: FORWARDING_HEADERS, add: (down, head) => forwardingHeaders(down, head, connOf(down)?.xfcc) },
+        rewrite: {
+          drop: FORWARDING_HEADERS,
+          add: (down, head) => {
+            const c = connOf(down);
+            return forwardingHeaders(c?.via ?? down, head, c?.xfcc);
+          },
+        },
         responseHeaders: offload?.responseHeaders,
       });
     } else {

@@ -25,6 +25,7 @@ import { serverContextOptions, tlsVersion } from '../tls/contexts.js';
 import { evidenceFromSocket, PeerCache } from '../tls/peer-evidence.js';
 import { compilePolicy } from '../tls/policy.js';
 import { plainAppConnector, tlsAppConnector, type AppConnector } from './app-connector.js';
+import { httpEngineKind } from '../http/engine-choice.js';
 import { InboundHttp } from './http-serving.js';
 import { Offload, usesOffload } from '../offload/offload.js';
 
@@ -39,6 +40,8 @@ interface Conn {
   reason?: string;
   generation: number;
   peerNotAfter?: number;
+  /** A stream of a multiplexed connection: that connection's TLS socket (its address, for the forwarding headers). */
+  via?: TLSSocket;
 }
 
 const TLS_HANDSHAKE_RECORD = 0x16;
@@ -47,7 +50,10 @@ export class InboundListener extends AcceptingListener<Conn> {
   private readonly tlsServer: tls.Server;
   /** tcp: the same TLS server with ALPN tlsmesh-mux/1, for clients that offer it (net/mux.ts). */
   private readonly muxTls?: tls.Server;
-  private readonly h2?: Http2Server;
+  /** Accepts multiplexed connections (tcp, or http: each stream a keep-alive connection). */
+  private readonly multiplexes: boolean;
+  /** Made at the first multiplexed connection: loading node:http2 costs start-up time. */
+  private h2?: Http2Server;
   /** Multiplexed connections, with the record of the carrier each came on. */
   private readonly muxSessions = new Map<ServerHttp2Session, Conn>();
   private readonly policy: PeerPolicy;
@@ -81,13 +87,17 @@ export class InboundListener extends AcceptingListener<Conn> {
           log,
         })
       : plainAppConnector(metrics);
+    // http streams are served by the h1 engine (the node:http front takes sockets only).
+    const muxHttp = cfg.protocol === 'http' && cfg.tls !== 'server' && cfg.multiplex !== false && httpEngineKind() === 'h1';
     if (usesOffload(cfg)) this.offload = new Offload(cfg, { field: `inbound[${index}]`, listener: this.name, skewMs: g.skewMs, clock: g.clock, metrics, log });
     const tlsOptions: tls.TlsOptions = {
       requestCert: cfg.tls !== 'server',
       rejectUnauthorized: false,
       handshakeTimeout: g.handshakeTimeoutMs,
       minVersion: tlsVersion(g.minVersion),
-      ALPNProtocols: cfg.protocol === 'http' ? ['http/1.1'] : undefined,
+      // http: tlsmesh-mux/1 first, for tlsmesh peers that offer it; other
+      // clients (curl, Prometheus, Go) offer only http/1.1 or h2 and get http/1.1.
+      ALPNProtocols: cfg.protocol === 'http' ? (muxHttp ? [MUX_ALPN, 'http/1.1'] : ['http/1.1']) : undefined,
       // No half-open during the handshake: a peer's FIN mid-handshake must end
       // it at once. tcp connections allow half-close once admitted (serve()).
       allowHalfOpen: false,
@@ -103,8 +113,8 @@ export class InboundListener extends AcceptingListener<Conn> {
       // tlsmesh-mux/1 meet the server that speaks it.
       this.muxTls = new tls.Server({ ...tlsOptions, ALPNProtocols: [MUX_ALPN] });
       servers.push(this.muxTls);
-      this.h2 = http2().createServer({ settings: MUX_SETTINGS, maxSessionMemory: MUX_SESSION_MEMORY_MB });
     }
+    this.multiplexes = this.muxTls !== undefined || muxHttp;
     for (const server of servers) {
       server.on('secureConnection', (s: TLSSocket) => this.onSecure(s));
       server.on('tlsClientError', (err: NodeJS.ErrnoException, s: TLSSocket) => this.onTlsError(err, s));
@@ -248,7 +258,7 @@ export class InboundListener extends AcceptingListener<Conn> {
     conn.peer = decision.id.toString();
     conn.peerNotAfter = decision.leaf.notAfter;
     if (this.cfg.protocol === 'http') conn.xfcc = `By=${creds.spiffeId.toString()};Hash=${decision.leaf.sha256};URI=${conn.peer}`;
-    if (s.alpnProtocol === MUX_ALPN && this.h2) this.serveMux(s, conn);
+    if (s.alpnProtocol === MUX_ALPN && this.multiplexes) this.serveMux(s, conn);
     else this.serve(s, conn);
   }
 
@@ -311,9 +321,10 @@ export class InboundListener extends AcceptingListener<Conn> {
     this.track(s, conn);
     let session: ServerHttp2Session | undefined;
     const take = (x: ServerHttp2Session) => (session = x);
-    this.h2!.once('session', take);
-    this.h2!.emit('connection', s);
-    this.h2!.removeListener('session', take);
+    const h2 = (this.h2 ??= http2().createServer({ settings: MUX_SETTINGS, maxSessionMemory: MUX_SESSION_MEMORY_MB }));
+    h2.once('session', take);
+    h2.emit('connection', s);
+    h2.removeListener('session', take);
     if (!session) {
       s.destroy();
       return;
@@ -323,10 +334,10 @@ export class InboundListener extends AcceptingListener<Conn> {
     this.muxSessions.set(carrier, conn);
     carrier.on('error', (err: Error) => this.log.warn({ event: 'mux_error', direction: 'inbound', listener: this.name, peer: conn.peer, remote: conn.remote, error: err.message }, 'multiplexed connection from the peer failed'));
     carrier.on('close', () => this.muxSessions.delete(carrier));
-    carrier.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, conn));
+    carrier.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, conn, s));
   }
 
-  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, carrier: Conn): void {
+  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, carrier: Conn, via: TLSSocket): void {
     stream.on('error', noop);
     if (headers[':method'] !== 'CONNECT') {
       this.log.warn({ event: 'mux_error', direction: 'inbound', listener: this.name, peer: carrier.peer, remote: carrier.remote, error: `${headers[':method']} instead of CONNECT` }, 'refused a stream that is not a tcp connection');
@@ -336,6 +347,18 @@ export class InboundListener extends AcceptingListener<Conn> {
     this.metrics.connectionOpened('inbound');
     const conn: Conn = { ...carrier, started: this.g.clock(), result: 'ok', reason: undefined };
     this.tracker.add(stream, conn.generation, conn.peerNotAfter);
+    if (this.http) {
+      // http: the stream is a keep-alive connection from the peer's sidecar;
+      // the h1 engine serves it, reaching the app per request (its pool).
+      const down = stream as unknown as Socket;
+      conn.via = via;
+      this.conns.set(down, conn);
+      this.tracker.markHttp(down);
+      stream.on('close', () => this.ended(stream, conn, 0, 0));
+      stream.respond({ ':status': 200 });
+      this.http.serve(down, conn.target!);
+      return;
+    }
     let upstream: Socket | undefined;
     stream.on('close', () => this.ended(stream, conn, upstream?.bytesWritten ?? 0, upstream?.bytesRead ?? 0));
     this.toApp(

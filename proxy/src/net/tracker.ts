@@ -69,7 +69,7 @@ export class ConnTracker {
     const e = this.conns.get(socket);
     if (!e) return;
     e.inflight = Math.max(0, (e.inflight ?? 1) - 1);
-    if (e.draining && e.inflight === 0) socket.destroySoon();
+    if (e.draining && e.inflight === 0) closeSoon(socket);
   }
 
   /** Should responses on this connection say `Connection: close`? */
@@ -88,7 +88,7 @@ export class ConnTracker {
     for (const [socket, e] of this.conns) {
       if (e.inflight === undefined || e.draining) continue;
       e.draining = true;
-      if (e.inflight === 0) (socket as Socket).destroySoon();
+      if (e.inflight === 0) closeSoon(socket);
     }
   }
 
@@ -114,7 +114,7 @@ export class ConnTracker {
       }
       e.closeNext = true;
       n += 1;
-      if (e.inflight === 0 && o.closeIdleHttp) (socket as Socket).destroySoon();
+      if (e.inflight === 0 && o.closeIdleHttp) closeSoon(socket);
     }
     return n;
   }
@@ -133,6 +133,13 @@ export class ConnTracker {
   destroyAll(): void {
     for (const socket of this.conns.keys()) socket.destroy();
   }
+}
+
+/** Close once what is queued is written: a socket's destroySoon, a stream's end (END_STREAM). */
+function closeSoon(s: Tracked): void {
+  const soon = (s as Partial<Socket>).destroySoon;
+  if (soon) soon.call(s);
+  else s.end();
 }
 
 function endThenDestroy(socket: Tracked): void {

@@ -24,6 +24,7 @@ import { SocketPool } from '../http/h1/pool.js';
 import { reportUpstreamError } from '../http/upstream-errors.js';
 import { connectPlain } from '../net/connect-plain.js';
 import type { MtlsDialer } from './dialer.js';
+import type { MuxPool } from './mux-pool.js';
 
 /** What serving needs to know of an accepted connection. */
 export interface OutboundConnView {
@@ -42,6 +43,8 @@ export interface OutboundHttpOptions {
   accessLog: AccessLogMode;
   clock: () => number;
   connOf: (s: Socket) => OutboundConnView | undefined;
+  /** Requests to peers ride streams of one multiplexed connection per peer when the peer takes it (h1 engine). */
+  mux?: MuxPool;
 }
 
 export class OutboundHttp {
@@ -54,6 +57,8 @@ export class OutboundHttp {
   private readonly peerPool?: SocketPool;
   private readonly plainPool?: SocketPool;
   private readonly routes = new Map<string, Route>();
+  /** The multiplexed connection each pooled stream rides. */
+  private readonly carriers = new WeakMap<Socket, TLSSocket>();
   /** Who this listener is, for request records and upstream errors. */
   private readonly recorder: RequestRecorder;
 
@@ -61,7 +66,8 @@ export class OutboundHttp {
     const { cfg, listener, dialer, tracker, metrics, log, connOf } = o;
     const recorder: RequestRecorder = (this.recorder = { direction: 'outbound', listener, metrics, log, accessLog: o.accessLog, peerOf: (s) => connOf(s)?.peer });
     if (httpEngineKind() === 'h1') {
-      this.peerPool = new SocketPool({ isStale: (s, now) => dialer.isStale(s as TLSSocket, now) });
+      // A pooled stream is as fresh as the multiplexed connection it rides.
+      this.peerPool = new SocketPool({ isStale: (s, now) => dialer.isStale(this.carriers.get(s) ?? (s as TLSSocket), now) });
       if (cfg.meshNetworks) this.plainPool = new SocketPool();
       this.engine = new H1Engine({
         ...recorder,
@@ -94,6 +100,7 @@ export class OutboundHttp {
 
   /** Close pooled peer connections a rotated or expired certificate no longer covers (busy ones after their response). */
   dropStale(now: number): number {
+    this.o.mux?.retireStale(now);
     return this.agent ? this.agent.dropStale(now) : this.peerPool!.dropStale(now);
   }
 
@@ -106,6 +113,7 @@ export class OutboundHttp {
   closeIdle(): void {
     this.peerPool?.closeIdle();
     this.plainPool?.closeIdle();
+    this.o.mux?.closeAll();
     if (!this.agent) return;
     for (const sockets of Object.values(this.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
   }
@@ -114,6 +122,7 @@ export class OutboundHttp {
   destroy(): void {
     this.agent?.destroy();
     this.peerPool?.destroy();
+    this.o.mux?.destroy();
     this.plainPool?.destroy();
   }
 
@@ -122,10 +131,23 @@ export class OutboundHttp {
     const key = `${mesh ? 'https' : 'http'}://${formatHostPort(t)}`;
     let r = this.routes.get(key);
     if (!r) {
-      const dial: Route['dial'] = mesh
-        ? (cb) => this.o.dialer.dial({ host: t.host, port: t.port, servername: this.o.cfg.serverName, alpn: ['http/1.1'], onread: upstreamOnRead }, (err, s) => cb(err, s))
-        : (cb) => connectPlain({ host: t.host, port: t.port, name: formatHostPort(t), onread: upstreamOnRead }, { direction: 'outbound', metrics: this.o.metrics }, cb);
-      r = { key, url: key, pool: mesh ? this.peerPool! : this.plainPool!, dial };
+      const peer = { host: t.host, port: t.port, servername: this.o.cfg.serverName, alpn: ['http/1.1'], onread: upstreamOnRead };
+      const mux = this.o.mux;
+      const dial: Route['dial'] = !mesh
+        ? (cb) => connectPlain({ host: t.host, port: t.port, name: formatHostPort(t), onread: upstreamOnRead }, { direction: 'outbound', metrics: this.o.metrics }, cb)
+        : mux
+          ? (cb) =>
+              mux.open(peer, (err, c) => {
+                if (err || !c) return cb(err);
+                if (!c.stream) return cb(null, c.socket);
+                const s = c.stream as unknown as Socket;
+                this.carriers.set(s, c.carrier);
+                cb(null, s);
+              })
+          : (cb) => this.o.dialer.dial(peer, (err, s) => cb(err, s));
+      // Large bodies on a connection of their own (Route.bulk).
+      const bulk = mesh && mux ? { key: `${key} bulk`, dial: (cb: Parameters<Route['dial']>[0]) => this.o.dialer.dial(peer, (err, s) => cb(err, s)) } : undefined;
+      r = { key, url: key, pool: mesh ? this.peerPool! : this.plainPool!, dial, bulk };
       if (this.routes.size < 1024) this.routes.set(key, r);
     }
     return r;

@@ -15,6 +15,7 @@ import { splice } from '../net/splice.js';
 import { clientContext } from '../tls/contexts.js';
 import { compilePolicy } from '../tls/policy.js';
 import { MtlsDialer } from './dialer.js';
+import { httpEngineKind } from '../http/engine-choice.js';
 import { OutboundHttp } from './http-serving.js';
 import { cidrMatcher } from './mesh-networks.js';
 import { MuxPool, type MuxCallback } from './mux-pool.js';
@@ -64,10 +65,11 @@ export class OutboundListener extends AcceptingListener<Conn> {
       listener: this.name,
     });
     this.inMesh = cfg.meshNetworks ? cidrMatcher(cfg.meshNetworks.map((c) => parseCidr(c)!)) : () => true;
-    if (cfg.protocol === 'http') {
-      this.http = new OutboundHttp({ cfg, listener: this.name, dialer: this.dialer, tracker: this.tracker, metrics, log, accessLog: g.accessLog, clock: g.clock, connOf: (s) => this.conns.get(s) });
-    } else if (cfg.multiplex !== false) {
+    if (cfg.multiplex !== false && (cfg.protocol === 'tcp' || httpEngineKind() === 'h1')) {
       this.mux = new MuxPool({ dialer: this.dialer, openTimeoutMs: g.handshakeTimeoutMs, idleMs: MUX_IDLE_MS, clock: g.clock, metrics, log, listener: this.name });
+    }
+    if (cfg.protocol === 'http') {
+      this.http = new OutboundHttp({ cfg, listener: this.name, dialer: this.dialer, tracker: this.tracker, metrics, log, accessLog: g.accessLog, clock: g.clock, connOf: (s) => this.conns.get(s), mux: this.mux });
     }
   }
 
@@ -89,14 +91,14 @@ export class OutboundListener extends AcceptingListener<Conn> {
 
   /** Drop idle pooled keep-alive connections to peers (drain, identity rotation); busy ones finish first. */
   closeIdlePeers(): void {
-    this.http?.closeIdle();
-    this.mux?.closeAll();
+    if (this.http) this.http.closeIdle();
+    else this.mux?.closeAll();
   }
 
   /** After the drain deadline: everything goes. */
   destroyPeers(): void {
-    this.http?.destroy();
-    this.mux?.destroy();
+    if (this.http) this.http.destroy();
+    else this.mux?.destroy();
   }
 
   protected newConn(): Conn {

@@ -18,7 +18,9 @@ import { UpstreamError } from '../tls/peer-refused.js';
 import type { DialTarget, MtlsDialer } from './dialer.js';
 
 /** A logical connection to the peer: a stream on a carrier, or a raw mTLS socket. */
-export type MuxConn = { stream: ClientHttp2Stream; socket?: undefined; decision: PeerDecision & { ok: true } } | { stream?: undefined; socket: TLSSocket; decision: PeerDecision & { ok: true } };
+export type MuxConn =
+  | { stream: ClientHttp2Stream; socket?: undefined; carrier: TLSSocket; decision: PeerDecision & { ok: true } }
+  | { stream?: undefined; socket: TLSSocket; carrier?: undefined; decision: PeerDecision & { ok: true } };
 
 export type MuxCallback = (err: Error | null, conn?: MuxConn) => void;
 
@@ -88,7 +90,7 @@ export class MuxPool {
     // http/1.1 as well, because a Node TLS server with an ALPN list of its
     // own (a tlsmesh http listener) answers an offer it has nothing of with a
     // fatal alert; a server without a list ignores the offer.
-    this.o.dialer.dial({ ...t, alpn: MUX_OFFER }, (err, socket, decision) => {
+    this.o.dialer.dial({ ...t, alpn: MUX_OFFER, onread: undefined }, (err, socket, decision) => {
       this.dialing.delete(key);
       if (err && /no application protocol/i.test(err.message)) {
         // A TLS server with an ALPN list of its own that does not have ours: no multiplexing there.
@@ -249,7 +251,7 @@ export class MuxPool {
       answered = true;
       clearTimeout(timer);
       stream.removeListener('error', onError);
-      cb(null, { stream, decision: c.decision });
+      cb(null, { stream, carrier: c.socket, decision: c.decision });
     });
   }
 }

@@ -7,7 +7,7 @@ import { noop } from '../../net/noop.js';
 import { reportUpstreamError } from '../upstream-errors.js';
 import { ChunkedScanner } from './chunked.js';
 import type { H1Engine, Route } from './engine.js';
-import { HEAD_END, Rq, Rs } from './flow.js';
+import { BULK_FROM, HEAD_END, Rq, Rs } from './flow.js';
 import { rejectAnswer, requestHeadOut, type ErrorStatus } from './heads.js';
 import { H1Error, parseRequestHead, persistent, type RequestHead } from './parse.js';
 import { H1Response } from './response.js';
@@ -18,7 +18,8 @@ const MAX_REQUEST_HEAD = 16 * 1024;
 export class H1Conn extends H1Response {
   constructor(e: H1Engine, down: Socket, route: Route) {
     super(e, down, route);
-    down.setNoDelay(true);
+    // A stream of a multiplexed connection has no socket options of its own.
+    down.setNoDelay?.(true);
     down.on('data', this.onDownData);
     down.on('drain', this.onDownDrain);
     down.on('close', this.onDownClose);
@@ -72,6 +73,7 @@ export class H1Conn extends H1Response {
         }
         case Rq.Length: {
           const n = Math.min(this.rqLeft, buf.length);
+          this.bodyBytes += n;
           this.toUp(n === buf.length ? buf : buf.subarray(0, n));
           this.rqLeft -= n;
           this.inbuf = n < buf.length ? buf.subarray(n) : undefined;
@@ -86,10 +88,12 @@ export class H1Conn extends H1Response {
             return this.abort(`bad chunked request body: ${(err as Error).message}`);
           }
           if (end < 0) {
+            this.bodyBytes += buf.length;
             this.toUp(buf);
             this.inbuf = undefined;
             continue;
           }
+          this.bodyBytes += end;
           this.toUp(end === buf.length ? buf : buf.subarray(0, end));
           this.inbuf = end < buf.length ? buf.subarray(end) : undefined;
           this.requestSent();
@@ -118,9 +122,11 @@ export class H1Conn extends H1Response {
     this.rs = Rs.Head;
     this.rsbuf = undefined;
     this.rsSearchFrom = 0;
+    this.bodyBytes = 0;
     if (head.body === 'length') {
       this.rq = Rq.Length;
       this.rqLeft = head.length;
+      if (head.length >= BULK_FROM) this.bulky = true;
     } else if (head.body === 'chunked') {
       this.rq = Rq.Chunked;
       (this.rqChunks ??= new ChunkedScanner(400)).reset();
@@ -128,6 +134,10 @@ export class H1Conn extends H1Response {
       this.rq = Rq.Sent;
     }
     if (this.up && this.route.pool.stale(this.up)) this.dropUp();
+    if (this.up && this.bulky && this.route.bulk && this.upKey !== this.route.bulk.key) {
+      // Between exchanges the upstream is clean: another client connection may use it.
+      this.route.pool.release(this.upKey, this.detachUp()!);
+    }
     if (this.up) {
       this.toUp(this.sentHead);
       return;
@@ -138,10 +148,11 @@ export class H1Conn extends H1Response {
   private acquire(): void {
     this.waitingUp = true;
     this.flowDown();
-    this.route.pool.acquire(this.route.key, this.route.dial, (err, s, reused) => {
+    const lane = this.bulky && this.route.bulk ? this.route.bulk : this.route;
+    this.route.pool.acquire(lane.key, lane.dial, (err, s, reused) => {
       this.waitingUp = false;
       if (this.rq === Rq.Closed) {
-        if (s && !err) this.route.pool.release(this.route.key, s);
+        if (s && !err) this.route.pool.release(lane.key, s);
         return;
       }
       if (err || !s) {
@@ -149,6 +160,7 @@ export class H1Conn extends H1Response {
         return;
       }
       this.attachUp(s, reused === true);
+      this.upKey = lane.key;
       s.cork();
       this.toUp(this.sentHead!);
       this.pumpRequestCorked();
@@ -216,7 +228,7 @@ export class H1Conn extends H1Response {
     const s = this.detachUp();
     // Between exchanges the upstream is clean: another client connection may use it.
     if (s) {
-      if (this.rs === Rs.Idle && this.upKeep) this.route.pool.release(this.route.key, s);
+      if (this.rs === Rs.Idle && this.upKeep) this.route.pool.release(this.upKey, s);
       else s.destroy();
     }
     this.rq = Rq.Closed;

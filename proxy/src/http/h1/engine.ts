@@ -31,6 +31,13 @@ export interface Route {
   url: string;
   dial: Dial;
   pool: SocketPool;
+  /**
+   * Where a client connection that moves large bodies sends its requests
+   * from then on, when that is not `dial` (outbound: its own mTLS connection
+   * instead of a stream of the peer's multiplexed one, which costs more CPU
+   * per byte and would queue small requests behind the bulk). Pooled under `key`.
+   */
+  bulk?: { key: string; dial: Dial };
 }
 
 export interface EngineOptions extends RequestRecorder {

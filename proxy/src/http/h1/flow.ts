@@ -23,6 +23,13 @@ export const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 const HIGH_WATER = 1024 * 1024;
 const COALESCE_FROM = 8 * 1024;
 /**
+ * A body this large (either way) moves the client connection to the route's
+ * bulk lane for its next requests (engine.ts, Route.bulk). Multiplexed
+ * streams cost less CPU per request below it and more per byte above it
+ * (docs/benchmarks.md, "Multiplexed http").
+ */
+export const BULK_FROM = 128 * 1024;
+/**
  * A turn's borrowed body bytes are copied here and leave in one write
  * (flushDown). As large as HIGH_WATER: libuv reads a socket up to 32 times a
  * turn (64 KiB each, borrowed-read.ts), and a stage that fills up mid-turn
@@ -83,6 +90,12 @@ export const enum Rs {
 
 export abstract class H1Flow implements BorrowedReader {
   protected up: Socket | undefined;
+  /** The pool key `up` was taken under (the route's, or its bulk lane's). */
+  protected upKey = '';
+  /** Body bytes of the exchange in progress, both ways. */
+  protected bodyBytes = 0;
+  /** This connection moved a large body: its requests take the route's bulk lane from now on. */
+  protected bulky = false;
   /** The upstream served an earlier request (a failure before any answer may be retried once). */
   protected upReused = false;
   /** Bytes of the current response arrived. */
@@ -122,7 +135,8 @@ export abstract class H1Flow implements BorrowedReader {
     this.flowUp();
   };
   protected readonly onDownClose = () => this.downClosed();
-  protected readonly onUpData = (chunk: Buffer) => this.upData(chunk, chunk.length);
+  /** Sockets without `onread` and streams of a multiplexed connection: chunks are theirs to keep. */
+  protected readonly onUpData = (chunk: Buffer) => this.upData(chunk, chunk.length, true);
   protected readonly onUpDrain = () => {
     if (!this.upFull) return;
     this.upFull = false;
@@ -138,11 +152,11 @@ export abstract class H1Flow implements BorrowedReader {
 
   protected abstract downData(chunk: Buffer): void;
   protected abstract downClosed(): void;
-  /** `chunk[0, n)`: borrowed (borrowed-read.ts), valid only during the call. */
-  protected abstract upData(chunk: Buffer, n: number): void;
+  /** `chunk[0, n)`: owned (the chunk may be kept), or borrowed (borrowed-read.ts: valid only during the call). */
+  protected abstract upData(chunk: Buffer, n: number, owned: boolean): void;
 
   upRead(buf: Buffer, n: number): void {
-    this.upData(buf, n);
+    this.upData(buf, n, false);
   }
   protected abstract upGone(err?: Error): void;
   /** Periodic (the engine's timer): idle and slow-head timeouts. */
@@ -210,6 +224,37 @@ export abstract class H1Flow implements BorrowedReader {
    * socket's write copies what it is given into the TLS record before it
    * returns, so into an idle TLS socket the bytes go without a copy.
    */
+  /**
+   * Body bytes `b[from, to)` to the client: borrowed ones through
+   * toDownBorrowed; owned ones (a stream's chunks, our own copies) as they are,
+   * the larger ones corked until the end of this turn of the event loop so
+   * that a turn's chunks leave in one writev. Owned chunks never go through a
+   * stage: when a multiplexed connection delivers pieces of many responses in
+   * one turn, a stage per connection meant a new 1 MiB buffer for most of them
+   * (5,800 in 5 s of 64 KiB answers, and V8 marking the heap 20 times a second).
+   */
+  protected toDownBody(b: Buffer, from: number, to: number, owned: boolean): void {
+    if (!owned) return this.toDownBorrowed(b, from, to);
+    if (to <= from) return;
+    if (this.stageUsed > 0) this.flushDown();
+    if (to - from >= COALESCE_FROM) this.corkDownForTurn();
+    this.writeDown(from === 0 && to === b.length ? b : b.subarray(from, to));
+  }
+
+  /** What is written to the client until the end of this turn of the event loop leaves in one writev. */
+  protected corkDownForTurn(): void {
+    if (this.downCorked) return;
+    this.downCorked = true;
+    this.down.cork();
+    setImmediate(this.onUncorkDown);
+  }
+
+  private downCorked = false;
+  private readonly onUncorkDown = () => {
+    this.downCorked = false;
+    this.down.uncork();
+  };
+
   protected toDownBorrowed(b: Buffer, from: number, to: number): void {
     const n = to - from;
     if (n <= 0) return;

@@ -5,7 +5,7 @@
 import { noop } from '../../net/noop.js';
 import { splice } from '../../net/splice.js';
 import { ChunkedScanner } from './chunked.js';
-import { HEAD_END, H1Flow, Rq, Rs } from './flow.js';
+import { BULK_FROM, HEAD_END, H1Flow, Rq, Rs } from './flow.js';
 import { errorAnswer, responseHeadOut } from './heads.js';
 import { parseResponseHead, persistent, type ResponseHead } from './parse.js';
 
@@ -14,7 +14,7 @@ const MAX_RESPONSE_HEAD = 64 * 1024;
 export abstract class H1Response extends H1Flow {
   protected abstract pumpRequest(): void;
 
-  protected upData(chunk: Buffer, n: number): void {
+  protected upData(chunk: Buffer, n: number, owned: boolean): void {
     this.rsGot = true;
     if (this.rs === Rs.Idle) {
       // Bytes nobody asked for: this connection cannot be trusted with another request.
@@ -29,13 +29,13 @@ export abstract class H1Response extends H1Flow {
       if (held) held.copy(own, 0);
       chunk.copy(own, held?.length ?? 0, 0, n);
       this.rsbuf = own;
-      this.pumpResponse();
+      this.pumpResponse(owned);
       return;
     }
-    this.body(chunk, 0, n);
+    this.body(chunk, 0, n, owned);
   }
 
-  private pumpResponse(): void {
+  private pumpResponse(owned: boolean): void {
     while (this.rsbuf && this.rs === Rs.Head) {
       const buf = this.rsbuf;
       const at = buf.indexOf(HEAD_END, this.rsSearchFrom);
@@ -64,6 +64,11 @@ export abstract class H1Response extends H1Flow {
         return this.tunnel(buf);
       }
       const head = this.responseHead(res, buf, at + 4);
+      // A stream of a multiplexed connection delivers a longer response in
+      // pieces, several in one turn (its frames straddle TLS records): the
+      // head and those pieces leave together, in one writev at the turn's end.
+      const rs = this.rs as Rs; // set by responseHead
+      if (owned && (rs === Rs.Chunked || (rs === Rs.Length && this.rsLeft > (rest?.length ?? 0)))) this.corkDownForTurn();
       if (!rest) {
         this.toDown(head);
         if (res.body === 'none') this.responseDone();
@@ -78,7 +83,7 @@ export abstract class H1Response extends H1Flow {
         // Head and the body bytes that came with it leave in one write (one TLS record, one syscall).
         this.down.cork();
         this.toDown(head);
-        this.body(rest, 0, rest.length);
+        this.body(rest, 0, rest.length, false);
         this.down.uncork();
       }
       return;
@@ -120,12 +125,13 @@ export abstract class H1Response extends H1Flow {
     if (this.rsLeft === 0) this.responseDone();
   }
 
-  /** `chunk[from, to)` of the body, borrowed (see toDownBorrowed). */
-  private body(chunk: Buffer, from: number, to: number): void {
+  /** `chunk[from, to)` of the body, owned or borrowed (see toDownBody). */
+  private body(chunk: Buffer, from: number, to: number, owned: boolean): void {
+    this.bodyBytes += to - from;
     switch (this.rs) {
       case Rs.Length: {
         const n = Math.min(this.rsLeft, to - from);
-        this.toDownBorrowed(chunk, from, from + n);
+        this.toDownBody(chunk, from, from + n, owned);
         this.lengthSent(n, to - from);
         return;
       }
@@ -138,16 +144,16 @@ export abstract class H1Response extends H1Flow {
           return this.abort('bad chunked response body');
         }
         if (end < 0) {
-          this.toDownBorrowed(chunk, from, to);
+          this.toDownBody(chunk, from, to, owned);
           return;
         }
-        this.toDownBorrowed(chunk, from, from + end);
+        this.toDownBody(chunk, from, from + end, owned);
         if (from + end < to) this.upKeep = false;
         this.responseDone();
         return;
       }
       case Rs.UntilClose:
-        this.toDownBorrowed(chunk, from, to);
+        this.toDownBody(chunk, from, to, owned);
         return;
       default:
         return;
@@ -189,6 +195,7 @@ export abstract class H1Response extends H1Flow {
 
   /** Request sent and response received: account, then next request or close. */
   protected exchangeDone(): void {
+    if (this.bodyBytes >= BULK_FROM) this.bulky = true;
     this.record(this.status);
     this.e.o.tracker.requestFinished(this.down);
     this.req = undefined;
