@@ -27,6 +27,20 @@ describe('LogBatch', () => {
     batch.close(false);
   });
 
+  it('arms its 200 ms timer only while lines wait', () => {
+    vi.useFakeTimers();
+    const { written, batch, log } = setup();
+    expect(vi.getTimerCount()).toBe(0);
+    log.info({ event: 'one' });
+    log.info({ event: 'two' });
+    expect(vi.getTimerCount()).toBe(1);
+    expect(written).toEqual([]);
+    vi.advanceTimersByTime(200);
+    expect(written.join('')).toContain('"two"');
+    expect(vi.getTimerCount()).toBe(0);
+    batch.close(false);
+  });
+
   it('writes at once after a warning, with what came before it', () => {
     const { written, batch, log } = setup();
     log.info({ event: 'a' });

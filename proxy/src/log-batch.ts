@@ -1,6 +1,7 @@
 // The logger's batching, in front of sonic-boom: lines are appended to one
 // string and handed over 8 KiB at a time, every 200 ms when traffic is light,
-// and at once when asked (after a warning, at close, at exit). sonic-boom's own
+// and at once when asked (after a warning, at close, at exit); the 200 ms timer
+// runs only while lines wait. sonic-boom's own
 // batching (minLength) measures the UTF-8 length of everything it holds on each
 // write, a copy and a scan of up to 8 KiB per line; here that happens once per
 // batch. Order is kept: every line of the logger goes through here.
@@ -28,8 +29,6 @@ export class LogBatch {
 
   /** `dest` must write what it is given without waiting for more (minLength 0). */
   constructor(readonly dest: SonicBoom) {
-    this.timer = setInterval(() => this.flush(), PERIOD_MS);
-    this.timer.unref();
     process.on('exit', this.onExit);
   }
 
@@ -38,8 +37,18 @@ export class LogBatch {
     if (this.closed) return true;
     this.pending += s;
     if (this.pending.length >= BATCH) this.flush();
+    // A timer only while lines wait: an idle process is not woken 5 times a second.
+    else if (!this.timer) {
+      this.timer = setTimeout(this.onTimer, PERIOD_MS);
+      this.timer.unref();
+    }
     return true;
   }
+
+  private readonly onTimer = () => {
+    this.timer = undefined;
+    this.flush();
+  };
 
   /** Hand what is gathered to sonic-boom now. */
   flush(): void {
@@ -51,7 +60,8 @@ export class LogBatch {
     if (keep) this.flush();
     this.closed = true;
     this.pending = '';
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
+    this.timer = undefined;
     process.off('exit', this.onExit);
   }
 

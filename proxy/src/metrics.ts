@@ -11,6 +11,15 @@ export type Direction = 'inbound' | 'outbound';
 export const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
 export type UpstreamErrorKind = 'connect' | 'reset' | 'timeout' | 'tls' | 'refused_peer';
 
+
+/**
+ * How often prom-client samples the event loop's delay (its
+ * nodejs_eventloop_lag_* gauges). Its default, 10 ms, is a libuv timer that
+ * woke every idle sidecar 100 times a second; at 100 ms a block of the loop
+ * longer than that is still seen, and an idle sidecar wakes 10 times.
+ */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 export function createMetrics(registry: Registry, opts: { defaultMetrics?: boolean } = {}) {
   const registers = [registry];
   const handshakes = new Counter({
@@ -165,7 +174,7 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
   identityReloads.inc({ result: 'ok' }, 0);
   identityReloads.inc({ result: 'error' }, 0);
   identityReady.set(0);
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
 
   const okChild = new Map(DIRECTIONS.map((d) => [d, handshakes.labels(d, 'ok', '')]));
   const activeChild = new Map(DIRECTIONS.map((d) => [d, connectionsActive.labels(d)]));

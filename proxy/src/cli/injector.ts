@@ -8,6 +8,7 @@ import { createMetrics } from '../../../injector/src/metrics.js';
 import { startInjectorServer } from '../../../injector/src/server.js';
 import { readServingDir, TlsReloader } from '../../../injector/src/serving-tls.js';
 import { ConfigError, CredentialError } from '../errors.js';
+import { EVENT_LOOP_SAMPLE_MS } from '../metrics.js';
 import { parseFlags, required } from './args.js';
 
 export async function run(args: string[]): Promise<number> {
@@ -16,7 +17,7 @@ export async function run(args: string[]): Promise<number> {
   const tls = requireServingTls(config);
   const logger = pino({ name: 'tlsmesh-injector', level: config.logLevel, base: undefined });
   const metrics = createMetrics();
-  collectDefaultMetrics({ register: metrics.registry }); // process CPU, memory, event-loop lag
+  collectDefaultMetrics({ register: metrics.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS }); // process CPU, memory, event-loop lag
   // At start a missing or broken certificate is bad input (exit 2, naming the field); later it is only refused.
   const credentials = await readServingDir(tls.dir).catch((err: unknown) => {
     throw err instanceof CredentialError ? new ConfigError('tls.dir', err.message.replace(/^serving certificate: /, ''), { cause: err }) : err;

@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { ConnTracker } from './tracker.js';
 
@@ -68,5 +69,26 @@ describe('ConnTracker', () => {
     t.delete(busy);
     expect(await empty).toBe(true);
     expect(await t.waitEmpty(1)).toBe(true);
+  });
+
+  it('drain and recycling end an http stream of a multiplexed connection, which has no destroySoon', () => {
+    const t = new ConnTracker();
+    const idle = new PassThrough();
+    const busy = new PassThrough();
+    for (const s of [idle, busy]) {
+      t.add(s, 1);
+      t.markHttp(s as unknown as net.Socket);
+    }
+    t.requestStarted(busy as unknown as net.Socket);
+    t.closeGracefully();
+    expect(idle.writableEnded).toBe(true);
+    expect(busy.writableEnded).toBe(false);
+    t.requestFinished(busy as unknown as net.Socket);
+    expect(busy.writableEnded).toBe(true);
+    const expired = new PassThrough();
+    t.add(expired, 1, 1000);
+    t.markHttp(expired as unknown as net.Socket);
+    expect(t.recycle((_g, na) => na !== undefined && na <= 2000, { closeIdleHttp: true })).toBe(1);
+    expect(expired.writableEnded).toBe(true);
   });
 });
