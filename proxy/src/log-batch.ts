@@ -1,10 +1,10 @@
 // The logger's batching, in front of sonic-boom: lines are appended to one
-// string and handed over 8 KiB at a time, every 200 ms when traffic is light,
-// and at once when asked (after a warning, at close, at exit); the 200 ms timer
-// runs only while lines wait. sonic-boom's own
-// batching (minLength) measures the UTF-8 length of everything it holds on each
-// write, a copy and a scan of up to 8 KiB per line; here that happens once per
-// batch. Order is kept: every line of the logger goes through here.
+// string and handed over 8 KiB at a time, 200 ms after the first one waits
+// when traffic is light, and at once when asked (after a warning, at close, at
+// exit). sonic-boom's own batching (minLength) measures the UTF-8 length of
+// everything it holds on each write, a copy and a scan of up to 8 KiB per
+// line; here that happens once per batch. Order is kept: every line of the
+// logger goes through here.
 import type pino from 'pino';
 
 type SonicBoom = ReturnType<typeof pino.destination>;

@@ -11,7 +11,6 @@ export type Direction = 'inbound' | 'outbound';
 export const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound'];
 export type UpstreamErrorKind = 'connect' | 'reset' | 'timeout' | 'tls' | 'refused_peer';
 
-
 /**
  * How often prom-client samples the event loop's delay (its
  * nodejs_eventloop_lag_* gauges). Its default, 10 ms, is a libuv timer that

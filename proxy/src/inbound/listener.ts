@@ -340,7 +340,7 @@ export class InboundListener extends AcceptingListener<Conn> {
   private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, carrier: Conn, via: TLSSocket): void {
     stream.on('error', noop);
     if (headers[':method'] !== 'CONNECT') {
-      this.log.warn({ event: 'mux_error', direction: 'inbound', listener: this.name, peer: carrier.peer, remote: carrier.remote, error: `${headers[':method']} instead of CONNECT` }, 'refused a stream that is not a tcp connection');
+      this.log.warn({ event: 'mux_error', direction: 'inbound', listener: this.name, peer: carrier.peer, remote: carrier.remote, error: `${headers[':method']} instead of CONNECT` }, 'refused a stream that is not CONNECT');
       stream.respond({ ':status': 405 }, { endStream: true });
       return;
     }

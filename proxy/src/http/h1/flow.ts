@@ -215,16 +215,6 @@ export abstract class H1Flow implements BorrowedReader {
   }
 
   /**
-   * Borrowed body bytes (`b[from, to)`) to the client. They must not be
-   * referenced once this returns: a plain socket's write keeps the buffer when
-   * the kernel takes only part of it, and a queued write keeps it in any case.
-   * Small pieces (an answer's body) are copied and written at once. Larger
-   * ones (bulk bodies, 16 KiB per TLS record) are copied into a stage that
-   * leaves in one write at the end of this turn of the event loop. A TLS
-   * socket's write copies what it is given into the TLS record before it
-   * returns, so into an idle TLS socket the bytes go without a copy.
-   */
-  /**
    * Body bytes `b[from, to)` to the client: borrowed ones through
    * toDownBorrowed; owned ones (a stream's chunks, our own copies) as they are,
    * the larger ones corked until the end of this turn of the event loop so
@@ -255,6 +245,16 @@ export abstract class H1Flow implements BorrowedReader {
     this.down.uncork();
   };
 
+  /**
+   * Borrowed body bytes (`b[from, to)`) to the client. They must not be
+   * referenced once this returns: a plain socket's write keeps the buffer when
+   * the kernel takes only part of it, and a queued write keeps it in any case.
+   * Small pieces (an answer's body) are copied and written at once. Larger
+   * ones (bulk bodies, 16 KiB per TLS record) are copied into a stage that
+   * leaves in one write at the end of this turn of the event loop. A TLS
+   * socket's write copies what it is given into the TLS record before it
+   * returns, so into an idle TLS socket the bytes go without a copy.
+   */
   protected toDownBorrowed(b: Buffer, from: number, to: number): void {
     const n = to - from;
     if (n <= 0) return;
