@@ -4,8 +4,9 @@
 // would; a client connection that moves a large body gets an mTLS connection
 // of its own for its next requests. An inbound http listener takes the offer
 // by ALPN and still answers http/1.1 to everyone else.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
+import http2 from 'node:http2';
 import tls from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -139,5 +140,50 @@ describe('http requests to one peer', () => {
     for (const r of rs) expect(JSON.parse(r.body).headers['x-forwarded-client-cert']).toContain(`URI=${FRONTEND}`);
     // Three requests at once: three pooled connections, each its own handshake (the first found out the peer's answer).
     expect((await inboundHandshakes()) - before).toBe(3);
+  });
+});
+
+describe('a peer that sends garbage on its streams', () => {
+  it('gets 400 on each such stream, resets are taken in stride, and the listener keeps serving', async () => {
+    // A peer with a valid SVID speaking the protocol badly: the frontend's own identity, by hand.
+    const socket = tls.connect({ host: '127.0.0.1', port: p.inMux, ca: frontFiles.ca, cert: frontFiles.cert, key: frontFiles.key, ALPNProtocols: [MUX], checkServerIdentity: () => undefined });
+    const session = http2.connect(`https://127.0.0.1:${p.inMux}`, { createConnection: () => socket });
+    const answer = async (bytes: Buffer): Promise<string> => {
+      const stream = session.request({ ':method': 'CONNECT', ':authority': `127.0.0.1:${p.inMux}` });
+      const headers = await new Promise<http2.IncomingHttpHeaders>((r) => stream.once('response', r));
+      expect(headers[':status']).toBe(200);
+      let data = '';
+      stream.on('data', (d: Buffer) => (data += d.toString('latin1')));
+      stream.write(bytes);
+      // The sidecar answers and ends its side of the stream (END_STREAM), as it would end a connection.
+      await new Promise((r) => stream.once('end', r));
+      stream.close();
+      return data;
+    };
+    try {
+      expect(await answer(Buffer.from('NOT HTTP AT ALL\r\n\r\n'))).toMatch(/^HTTP\/1\.1 400 /);
+      expect(await answer(Buffer.from(`GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n`))).toMatch(/^HTTP\/1\.1 400 /);
+      // Random bytes on 50 streams, half of them reset mid-way and half ended
+      // (a stream the peer ends is ended by the inbound sidecar too).
+      await Promise.all(
+        Array.from({ length: 50 }, async (_, i) => {
+          const stream = session.request({ ':method': 'CONNECT', ':authority': `127.0.0.1:${p.inMux}` });
+          stream.on('error', () => {});
+          stream.resume();
+          stream.write(randomBytes(1000 + i * 97));
+          if (i % 2 === 0) stream.close(http2.constants.NGHTTP2_CANCEL);
+          else stream.end();
+          await new Promise((r) => stream.once('close', r));
+        }),
+      );
+      // The same carrier, a proper request, with the carrier's identity.
+      const ok = await answer(Buffer.from(`GET /after-garbage HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      expect(ok).toMatch(/^HTTP\/1\.1 200 /);
+      expect(ok).toContain(`URI=${FRONTEND}`);
+    } finally {
+      session.destroy();
+    }
+    // And through the pair, as before.
+    expect(JSON.parse((await httpGet(`http://127.0.0.1:${p.outMux}/still`)).body).url).toBe('/still');
   });
 });

@@ -355,6 +355,8 @@ export class InboundListener extends AcceptingListener<Conn> {
       this.conns.set(down, conn);
       this.tracker.markHttp(down);
       stream.on('close', () => this.ended(stream, conn, 0, 0));
+      // The peer's END_STREAM ends ours too, as a socket without half-open does.
+      stream.once('end', () => stream.end());
       stream.respond({ ':status': 200 });
       this.http.serve(down, conn.target!);
       return;
