@@ -20,7 +20,7 @@ import { createHttpFront, sendError } from '../http/front.js';
 import { upstreamOnRead } from '../http/h1/borrowed-read.js';
 import { H1Engine, type Route } from '../http/h1/engine.js';
 import type { RequestRecorder } from '../http/request-record.js';
-import { SocketPool } from '../http/h1/pool.js';
+import { SocketPool, type Dial } from '../http/h1/pool.js';
 import { reportUpstreamError } from '../http/upstream-errors.js';
 import { connectPlain } from '../net/connect-plain.js';
 import type { MtlsDialer } from './dialer.js';
@@ -43,7 +43,7 @@ export interface OutboundHttpOptions {
   accessLog: AccessLogMode;
   clock: () => number;
   connOf: (s: Socket) => OutboundConnView | undefined;
-  /** Requests to peers ride streams of one multiplexed connection per peer when the peer takes it (h1 engine). */
+  /** Requests to peers ride streams of one multiplexed connection per peer when the peer takes it (h1 engine); the listener owns it (retirement, drain). */
   mux?: MuxPool;
 }
 
@@ -100,7 +100,6 @@ export class OutboundHttp {
 
   /** Close pooled peer connections a rotated or expired certificate no longer covers (busy ones after their response). */
   dropStale(now: number): number {
-    this.o.mux?.retireStale(now);
     return this.agent ? this.agent.dropStale(now) : this.peerPool!.dropStale(now);
   }
 
@@ -113,7 +112,6 @@ export class OutboundHttp {
   closeIdle(): void {
     this.peerPool?.closeIdle();
     this.plainPool?.closeIdle();
-    this.o.mux?.closeAll();
     if (!this.agent) return;
     for (const sockets of Object.values(this.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
   }
@@ -122,7 +120,6 @@ export class OutboundHttp {
   destroy(): void {
     this.agent?.destroy();
     this.peerPool?.destroy();
-    this.o.mux?.destroy();
     this.plainPool?.destroy();
   }
 
@@ -132,8 +129,9 @@ export class OutboundHttp {
     let r = this.routes.get(key);
     if (!r) {
       const peer = { host: t.host, port: t.port, servername: this.o.cfg.serverName, alpn: ['http/1.1'], onread: upstreamOnRead };
+      const own: Dial = (cb) => this.o.dialer.dial(peer, (err, s) => cb(err, s));
       const mux = this.o.mux;
-      const dial: Route['dial'] = !mesh
+      const dial: Dial = !mesh
         ? (cb) => connectPlain({ host: t.host, port: t.port, name: formatHostPort(t), onread: upstreamOnRead }, { direction: 'outbound', metrics: this.o.metrics }, cb)
         : mux
           ? (cb) =>
@@ -144,9 +142,9 @@ export class OutboundHttp {
                 this.carriers.set(s, c.carrier);
                 cb(null, s);
               })
-          : (cb) => this.o.dialer.dial(peer, (err, s) => cb(err, s));
+          : own;
       // Large bodies on a connection of their own (Route.bulk).
-      const bulk = mesh && mux ? { key: `${key} bulk`, dial: (cb: Parameters<Route['dial']>[0]) => this.o.dialer.dial(peer, (err, s) => cb(err, s)) } : undefined;
+      const bulk = mesh && mux ? { key: `${key} bulk`, dial: own } : undefined;
       r = { key, url: key, pool: mesh ? this.peerPool! : this.plainPool!, dial, bulk };
       if (this.routes.size < 1024) this.routes.set(key, r);
     }

@@ -79,8 +79,8 @@ export class OutboundListener extends AcceptingListener<Conn> {
    * connections to peers (idle ones now, busy ones after their response).
    */
   recycle(pick: (generation: number, peerNotAfter: number | undefined) => boolean, now: number): number {
-    if (this.http) return this.http.dropStale(now);
     this.mux?.retireStale(now);
+    if (this.http) return this.http.dropStale(now);
     return this.recycleTracked(pick, false);
   }
 
@@ -91,14 +91,14 @@ export class OutboundListener extends AcceptingListener<Conn> {
 
   /** Drop idle pooled keep-alive connections to peers (drain, identity rotation); busy ones finish first. */
   closeIdlePeers(): void {
-    if (this.http) this.http.closeIdle();
-    else this.mux?.closeAll();
+    this.http?.closeIdle();
+    this.mux?.closeAll();
   }
 
   /** After the drain deadline: everything goes. */
   destroyPeers(): void {
-    if (this.http) this.http.destroy();
-    else this.mux?.destroy();
+    this.http?.destroy();
+    this.mux?.destroy();
   }
 
   protected newConn(): Conn {

@@ -83,7 +83,8 @@ export abstract class H1Response extends H1Flow {
         // Head and the body bytes that came with it leave in one write (one TLS record, one syscall).
         this.down.cork();
         this.toDown(head);
-        this.body(rest, 0, rest.length, false);
+        // `rest` is our own copy; it is written as the source's bytes are (a stream's without a stage).
+        this.body(rest, 0, rest.length, owned);
         this.down.uncork();
       }
       return;
