@@ -10,14 +10,16 @@ import http2 from 'node:http2';
 import tls from 'node:tls';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FrameSession, type FrameStream } from '../../proxy/src/net/frames.js';
 import { ca, identity, tempDir, writeSecret, type TestCa } from '../support/pki.js';
 import { echoApp, httpGet, metric, noiseBody, startSidecar, type EchoApp, type SidecarHandle } from '../support/mesh.js';
-import { freePorts, killAll } from '../support/processes.js';
+import { eventually, freePorts, killAll } from '../support/processes.js';
 
 const TD = 'cluster.local';
 const FRONTEND = `spiffe://${TD}/ns/default/sa/frontend`;
 const BACKEND = `spiffe://${TD}/ns/default/sa/backend`;
 const MUX = 'tlsmesh-mux/1';
+const MUX2 = 'tlsmesh-mux/2';
 
 const tmp = tempDir();
 let root: TestCa;
@@ -133,6 +135,8 @@ describe('http requests to one peer', () => {
   it('go over raw mTLS connections to a peer that does not take multiplexing', async () => {
     expect(await alpnChosen(p.inRaw, [MUX, 'http/1.1'])).toBe('http/1.1');
     expect(await alpnChosen(p.inMux, [MUX, 'http/1.1'])).toBe(MUX);
+    // The second version first, whatever order a client offers them in.
+    expect(await alpnChosen(p.inMux, [MUX, MUX2, 'http/1.1'])).toBe(MUX2);
     // Standard clients still get http/1.1 from a listener that multiplexes.
     expect(await alpnChosen(p.inMux, ['h2', 'http/1.1'])).toBe('http/1.1');
     const before = await inboundHandshakes();
@@ -140,6 +144,53 @@ describe('http requests to one peer', () => {
     for (const r of rs) expect(JSON.parse(r.body).headers['x-forwarded-client-cert']).toContain(`URI=${FRONTEND}`);
     // Three requests at once: three pooled connections, each its own handshake (the first found out the peer's answer).
     expect((await inboundHandshakes()) - before).toBe(3);
+  });
+});
+
+describe('a peer that sends garbage on its tlsmesh-mux/2 streams and frames', () => {
+  it('gets 400 on each bad stream, then its carrier closed on broken frames, and the listener keeps serving', async () => {
+    const socket = tls.connect({ host: '127.0.0.1', port: p.inMux, ca: frontFiles.ca, cert: frontFiles.cert, key: frontFiles.key, ALPNProtocols: [MUX2], checkServerIdentity: () => undefined });
+    await new Promise((r, j) => socket.once('secureConnect', r).once('error', j));
+    expect(socket.alpnProtocol).toBe(MUX2);
+    const session = new FrameSession(socket, 'client');
+    session.on('error', () => {});
+    const open = async (): Promise<FrameStream> => {
+      const stream = session.request({ ':method': 'CONNECT', ':authority': 'x' }, { endStream: false });
+      stream.on('error', () => {});
+      const headers = await new Promise<{ ':status': number }>((r) => stream.once('response', r));
+      expect(headers[':status']).toBe(200);
+      return stream;
+    };
+    const answer = async (bytes: Buffer): Promise<string> => {
+      const stream = await open();
+      let data = '';
+      stream.on('data', (d: Buffer) => (data += d.toString('latin1')));
+      stream.write(bytes);
+      await new Promise((r) => stream.once('end', r));
+      stream.destroy();
+      return data;
+    };
+    expect(await answer(Buffer.from('NOT HTTP AT ALL\r\n\r\n'))).toMatch(/^HTTP\/1\.1 400 /);
+    await Promise.all(
+      Array.from({ length: 50 }, async (_, i) => {
+        const stream = await open();
+        stream.resume();
+        stream.write(randomBytes(1000 + i * 97));
+        if (i % 2 === 0) stream.destroy();
+        else stream.end();
+        await new Promise((r) => stream.once('close', r));
+      }),
+    );
+    const ok = await answer(Buffer.from(`GET /after-garbage HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+    expect(ok).toMatch(/^HTTP\/1\.1 200 /);
+    expect(ok).toContain(`URI=${FRONTEND}`);
+    // Now a frame of an unknown type: the inbound sidecar closes the carrier and says why.
+    const closed = new Promise((r) => socket.once('close', r));
+    socket.write(Buffer.from([0, 0, 0, 0, 0x63, 0, 0, 0, 1]));
+    await closed;
+    await eventually(() => back.proc.stdout().includes('unknown frame type 99'), 'the mux_error line');
+    // Through the pair, as before (its own carrier was not touched).
+    expect(JSON.parse((await httpGet(`http://127.0.0.1:${p.outMux}/still`)).body).url).toBe('/still');
   });
 });
 

@@ -23,16 +23,20 @@ let echo: TcpEcho;
 let front: SidecarHandle;
 let back: SidecarHandle;
 let frontFiles: { cert: string; key: string; ca: string };
-let p: Record<'outMux' | 'outRaw' | 'outDead' | 'outPerm' | 'inTcp' | 'inDead' | 'inPerm' | 'adminFront' | 'adminBack', number>;
+let p: Record<'outMux' | 'outRaw' | 'outDead' | 'outPerm' | 'outOld' | 'inTcp' | 'inDead' | 'inPerm' | 'oldPeer' | 'adminFront' | 'adminBack', number>;
+/** An inbound end that speaks only tlsmesh-mux/1 (HTTP/2 CONNECT), as tlsmesh did before the second version. */
+let oldPeer: { server: tls.Server; offers: string[][]; chosen: (string | false | null)[] };
 
 beforeAll(async () => {
   root = await ca({ trustDomain: TD });
   frontFiles = (await identity(root, FRONTEND)).files;
   await writeSecret(join(tmp.dir, 'front'), frontFiles);
-  await writeSecret(join(tmp.dir, 'back'), (await identity(root, BACKEND)).files);
+  const backFiles = (await identity(root, BACKEND)).files;
+  await writeSecret(join(tmp.dir, 'back'), backFiles);
   echo = await tcpEcho();
-  const [outMux, outRaw, outDead, outPerm, inTcp, inDead, inPerm, adminFront, adminBack, closed] = await freePorts(10);
-  p = { outMux: outMux!, outRaw: outRaw!, outDead: outDead!, outPerm: outPerm!, inTcp: inTcp!, inDead: inDead!, inPerm: inPerm!, adminFront: adminFront!, adminBack: adminBack! };
+  const [outMux, outRaw, outDead, outPerm, outOld, inTcp, inDead, inPerm, oldPort, adminFront, adminBack, closed] = await freePorts(12);
+  p = { outMux: outMux!, outRaw: outRaw!, outDead: outDead!, outPerm: outPerm!, outOld: outOld!, inTcp: inTcp!, inDead: inDead!, inPerm: inPerm!, oldPeer: oldPort!, adminFront: adminFront!, adminBack: adminBack! };
+  oldPeer = await startOldPeer(p.oldPeer, backFiles);
   [back, front] = await Promise.all([
     startSidecar(tmp.dir, 'back', {
       trustDomain: TD,
@@ -54,16 +58,52 @@ beforeAll(async () => {
         { listen: `127.0.0.1:${p.outRaw}`, connect: `127.0.0.1:${p.inTcp}`, expect: [BACKEND], multiplex: false },
         { listen: `127.0.0.1:${p.outDead}`, connect: `127.0.0.1:${p.inDead}`, expect: [BACKEND] },
         { listen: `127.0.0.1:${p.outPerm}`, connect: `127.0.0.1:${p.inPerm}`, expect: [BACKEND] },
+        { listen: `127.0.0.1:${p.outOld}`, connect: `127.0.0.1:${p.oldPeer}`, expect: [BACKEND] },
       ],
     }),
   ]);
 });
 
 afterAll(async () => {
+  oldPeer?.server.close();
   await killAll();
   await echo?.close();
   tmp.cleanup();
 });
+
+/** The old peer: TLS with the backend's SVID, HTTP/2 CONNECT streams, each echoed as the tcp echo app does (`<bytes>:eof` at the FIN). */
+async function startOldPeer(port: number, files: { cert: string; key: string; ca: string }): Promise<typeof oldPeer> {
+  const offers: string[][] = [];
+  const chosen: (string | false | null)[] = [];
+  const h2 = http2.createServer();
+  h2.on('stream', (stream, headers) => {
+    if (headers[':method'] !== 'CONNECT') return stream.respond({ ':status': 405 }, { endStream: true });
+    stream.respond({ ':status': 200 });
+    let n = 0;
+    stream.on('data', (d: Buffer) => {
+      n += d.length;
+      stream.write(d);
+    });
+    stream.on('end', () => stream.end(`${n}:eof`));
+  });
+  const server = tls.createServer({
+    cert: files.cert,
+    key: files.key,
+    ca: files.ca,
+    requestCert: true,
+    rejectUnauthorized: true,
+    ALPNCallback: ({ protocols }) => {
+      offers.push(protocols);
+      return protocols.includes(MUX) ? MUX : undefined;
+    },
+  });
+  server.on('secureConnection', (s: tls.TLSSocket) => {
+    chosen.push(s.alpnProtocol);
+    h2.emit('connection', s);
+  });
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  return { server, offers, chosen };
+}
 
 const inboundHandshakes = async () => metric(await back.metrics(), 'tlsmesh_handshakes_total', { direction: 'inbound', result: 'ok', reason: '' }) ?? -1;
 const activeIn = async () => metric(await back.metrics(), 'tlsmesh_connections_active', { direction: 'inbound' }) ?? -1;
@@ -105,6 +145,15 @@ describe('tcp connections to one peer', () => {
     // 24 connections, one handshake between the sidecars (the first; later ones reuse it).
     expect((await inboundHandshakes()) - before).toBeLessThanOrEqual(1);
     expect(metric(await back.metrics(), 'tlsmesh_connections_total', { direction: 'inbound' })).toBeGreaterThanOrEqual(24);
+  });
+
+  it('ride HTTP/2 CONNECT streams of one mTLS connection to a peer that speaks only tlsmesh-mux/1', async () => {
+    const texts = Array.from({ length: 12 }, (_, i) => `old-${i};`.repeat(1 + i * 300));
+    const answers = await Promise.all(texts.map((t) => roundTrip(p.outOld, t)));
+    answers.forEach((a, i) => expect(a).toBe(`${texts[i]}${texts[i]!.length}:eof`));
+    // The outbound offered the second version first, and the first, and got the first: one connection for all twelve.
+    expect(oldPeer.offers).toEqual([['tlsmesh-mux/2', MUX, 'http/1.1']]);
+    expect(oldPeer.chosen).toEqual([MUX]);
   });
 
   it('without multiplex, each connection is its own mTLS connection', async () => {

@@ -4,7 +4,7 @@
 // then open anything towards the app: tcp is spliced here (a connection, or
 // each stream of a multiplexed one: net/mux.ts), http is served by
 // http-serving.ts.
-import type { Http2Server, IncomingHttpHeaders, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
+import type { Http2Server, IncomingHttpHeaders, ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls, { type TLSSocket } from 'node:tls';
@@ -17,7 +17,8 @@ import { http2 } from '../lazy-builtins.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { AcceptingListener, type ListenerGlobals } from '../net/accepting-listener.js';
-import { MUX_ALPN, MUX_SESSION_MEMORY_MB, MUX_SETTINGS, tuneCarrier } from '../net/mux.js';
+import { FRAMES_ALPN, FrameSession } from '../net/frames.js';
+import { isMuxAlpn, MUX_PROTOCOLS, MUX_SESSION_MEMORY_MB, MUX_SETTINGS, tuneCarrier, type MuxServerSession, type MuxServerStream } from '../net/mux.js';
 import { noop } from '../net/noop.js';
 import { splice } from '../net/splice.js';
 import { firstRecordIncomplete, offersAlpn } from '../tls/client-hello.js';
@@ -55,7 +56,7 @@ export class InboundListener extends AcceptingListener<Conn> {
   /** Made at the first multiplexed connection: loading node:http2 costs start-up time. */
   private h2?: Http2Server;
   /** Multiplexed connections, with the record of the carrier each came on. */
-  private readonly muxSessions = new Map<ServerHttp2Session, Conn>();
+  private readonly muxSessions = new Map<MuxServerSession, Conn>();
   private readonly policy: PeerPolicy;
   private readonly cache = new PeerCache();
   private readonly app: AppConnector;
@@ -95,9 +96,9 @@ export class InboundListener extends AcceptingListener<Conn> {
       rejectUnauthorized: false,
       handshakeTimeout: g.handshakeTimeoutMs,
       minVersion: tlsVersion(g.minVersion),
-      // http: tlsmesh-mux/1 first, for tlsmesh peers that offer it; other
+      // http: tlsmesh-mux/2 and /1 first, for tlsmesh peers that offer them; other
       // clients (curl, Prometheus, Go) offer only http/1.1 or h2 and get http/1.1.
-      ALPNProtocols: cfg.protocol === 'http' ? (muxHttp ? [MUX_ALPN, 'http/1.1'] : ['http/1.1']) : undefined,
+      ALPNProtocols: cfg.protocol === 'http' ? (muxHttp ? [...MUX_PROTOCOLS, 'http/1.1'] : ['http/1.1']) : undefined,
       // No half-open during the handshake: a peer's FIN mid-handshake must end
       // it at once. tcp connections allow half-close once admitted (serve()).
       allowHalfOpen: false,
@@ -110,8 +111,8 @@ export class InboundListener extends AcceptingListener<Conn> {
       // A second server because Node cannot decline an ALPN offer politely:
       // with a protocol list, a client that offers none of it gets a fatal
       // alert. So the ClientHello is read first, and only clients that offer
-      // tlsmesh-mux/1 meet the server that speaks it.
-      this.muxTls = new tls.Server({ ...tlsOptions, ALPNProtocols: [MUX_ALPN] });
+      // tlsmesh-mux/2 or /1 meet the server that speaks them.
+      this.muxTls = new tls.Server({ ...tlsOptions, ALPNProtocols: MUX_PROTOCOLS });
       servers.push(this.muxTls);
     }
     this.multiplexes = this.muxTls !== undefined || muxHttp;
@@ -218,7 +219,8 @@ export class InboundListener extends AcceptingListener<Conn> {
         if (this.http) raw.resume();
         return;
       }
-      (this.muxTls && offersAlpn(head, MUX_ALPN) === true ? this.muxTls : this.tlsServer).emit('connection', raw);
+      const mux = this.muxTls !== undefined && MUX_PROTOCOLS.some((p) => offersAlpn(head!, p) === true);
+      (mux ? this.muxTls! : this.tlsServer).emit('connection', raw);
     };
     raw.on('data', onData);
     raw.resume();
@@ -258,7 +260,7 @@ export class InboundListener extends AcceptingListener<Conn> {
     conn.peer = decision.id.toString();
     conn.peerNotAfter = decision.leaf.notAfter;
     if (this.cfg.protocol === 'http') conn.xfcc = `By=${creds.spiffeId.toString()};Hash=${decision.leaf.sha256};URI=${conn.peer}`;
-    if (s.alpnProtocol === MUX_ALPN && this.multiplexes) this.serveMux(s, conn);
+    if (isMuxAlpn(s.alpnProtocol) && this.multiplexes) this.serveMux(s, conn);
     else this.serve(s, conn);
   }
 
@@ -316,28 +318,37 @@ export class InboundListener extends AcceptingListener<Conn> {
 
   // ---- multiplexed tcp (net/mux.ts) ----
 
-  /** The carrier: its peer passed above; every CONNECT stream on it is a tcp connection to the app. */
+  /** The carrier: its peer passed above; every stream on it is a tcp connection to the app (an http keep-alive connection). */
   private serveMux(s: TLSSocket, conn: Conn): void {
     this.track(s, conn);
+    const carrier = s.alpnProtocol === FRAMES_ALPN ? this.framesSession(s) : this.h2Session(s);
+    if (!carrier) {
+      s.destroy();
+      return;
+    }
+    this.muxSessions.set(carrier, conn);
+    carrier.on('error', (err: Error) => this.log.warn({ event: 'mux_error', direction: 'inbound', listener: this.name, peer: conn.peer, remote: conn.remote, error: err.message }, 'multiplexed connection from the peer failed'));
+    carrier.on('close', () => this.muxSessions.delete(carrier));
+    carrier.on('stream', (stream: MuxServerStream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, conn, s));
+  }
+
+  private framesSession(s: TLSSocket): FrameSession {
+    tuneCarrier(s);
+    return new FrameSession(s, 'server');
+  }
+
+  private h2Session(s: TLSSocket): ServerHttp2Session | undefined {
     let session: ServerHttp2Session | undefined;
     const take = (x: ServerHttp2Session) => (session = x);
     const h2 = (this.h2 ??= http2().createServer({ settings: MUX_SETTINGS, maxSessionMemory: MUX_SESSION_MEMORY_MB }));
     h2.once('session', take);
     h2.emit('connection', s);
     h2.removeListener('session', take);
-    if (!session) {
-      s.destroy();
-      return;
-    }
-    const carrier = session;
-    tuneCarrier(s, carrier);
-    this.muxSessions.set(carrier, conn);
-    carrier.on('error', (err: Error) => this.log.warn({ event: 'mux_error', direction: 'inbound', listener: this.name, peer: conn.peer, remote: conn.remote, error: err.message }, 'multiplexed connection from the peer failed'));
-    carrier.on('close', () => this.muxSessions.delete(carrier));
-    carrier.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, conn, s));
+    if (session) tuneCarrier(s, session);
+    return session;
   }
 
-  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, carrier: Conn, via: TLSSocket): void {
+  private onStream(stream: MuxServerStream, headers: IncomingHttpHeaders, carrier: Conn, via: TLSSocket): void {
     stream.on('error', noop);
     if (headers[':method'] !== 'CONNECT') {
       this.log.warn({ event: 'mux_error', direction: 'inbound', listener: this.name, peer: carrier.peer, remote: carrier.remote, error: `${headers[':method']} instead of CONNECT` }, 'refused a stream that is not CONNECT');

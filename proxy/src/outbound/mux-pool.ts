@@ -1,25 +1,25 @@
 // The outbound end of multiplexed tcp (net/mux.ts): one carrier (an mTLS
-// connection speaking HTTP/2) per peer address, a CONNECT stream on it per app
-// connection. The carrier's peer passed every check when it was dialed; it is
+// connection speaking tlsmesh-mux/2, or HTTP/2 with a peer that takes only
+// tlsmesh-mux/1) per peer address, a stream on it per app connection. The carrier's peer passed every check when it was dialed; it is
 // retired, so that new streams go to a fresh carrier, when our identity
 // rotates, when the peer's certificate expires, when the peer sends GOAWAY, or
 // after idleMs without streams. A peer that does not take the ALPN offer
 // gets raw mTLS connections, as before multiplexing.
-import type { ClientHttp2Session, ClientHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
 import { formatHostPort } from '../config/index.js';
 import type { PeerDecision } from '../identity/peer-check.js';
 import { http2 } from '../lazy-builtins.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { MUX_ALPN, MUX_SESSION_MEMORY_MB, MUX_SETTINGS, tuneCarrier } from '../net/mux.js';
+import { FRAMES_ALPN, FrameSession } from '../net/frames.js';
+import { isMuxAlpn, MUX_PROTOCOLS, MUX_SESSION_MEMORY_MB, MUX_SETTINGS, tuneCarrier, type MuxClientSession, type MuxClientStream } from '../net/mux.js';
 import { noop } from '../net/noop.js';
 import { UpstreamError } from '../tls/peer-refused.js';
 import type { DialTarget, MtlsDialer } from './dialer.js';
 
 /** A logical connection to the peer: a stream on a carrier, or a raw mTLS socket. */
 export type MuxConn =
-  | { stream: ClientHttp2Stream; socket?: undefined; carrier: TLSSocket; decision: PeerDecision & { ok: true } }
+  | { stream: MuxClientStream; socket?: undefined; carrier: TLSSocket; decision: PeerDecision & { ok: true } }
   | { stream?: undefined; socket: TLSSocket; carrier?: undefined; decision: PeerDecision & { ok: true } };
 
 export type MuxCallback = (err: Error | null, conn?: MuxConn) => void;
@@ -28,7 +28,7 @@ interface Carrier {
   key: string;
   /** host:port of the peer, each stream's :authority. */
   authority: string;
-  session: ClientHttp2Session;
+  session: MuxClientSession;
   socket: TLSSocket;
   decision: PeerDecision & { ok: true };
   streams: number;
@@ -50,7 +50,7 @@ export interface MuxPoolOptions {
 }
 
 const HTTP2_REFUSED_STREAM = 7;
-const MUX_OFFER = [MUX_ALPN, 'http/1.1'];
+const MUX_OFFER = [...MUX_PROTOCOLS, 'http/1.1'];
 const PING_TIMEOUT_MS = 5_000;
 
 export class MuxPool {
@@ -102,7 +102,7 @@ export class MuxPool {
         for (const w of waiters) w(err);
         return;
       }
-      if (socket.alpnProtocol !== MUX_ALPN) {
+      if (!isMuxAlpn(socket.alpnProtocol)) {
         this.rawPeers.set(key, generation);
         waiters[0]!(null, { socket, decision: decision! });
         for (const w of waiters.slice(1)) this.open(t, w, retried);
@@ -143,14 +143,21 @@ export class MuxPool {
   private carrier(key: string, authority: string, socket: TLSSocket, decision: PeerDecision & { ok: true }): Carrier {
     // The carrier lives as long as it has streams; half-open would only keep a dead one around.
     socket.allowHalfOpen = false;
-    const session = http2().connect(`http://${authority}`, {
-      createConnection: () => socket,
-      settings: MUX_SETTINGS,
-      maxSessionMemory: MUX_SESSION_MEMORY_MB,
-      peerMaxConcurrentStreams: MUX_SETTINGS.maxConcurrentStreams,
-    });
+    let session: MuxClientSession;
+    if (socket.alpnProtocol === FRAMES_ALPN) {
+      session = new FrameSession(socket, 'client');
+      tuneCarrier(socket);
+    } else {
+      const h2 = http2().connect(`http://${authority}`, {
+        createConnection: () => socket,
+        settings: MUX_SETTINGS,
+        maxSessionMemory: MUX_SESSION_MEMORY_MB,
+        peerMaxConcurrentStreams: MUX_SETTINGS.maxConcurrentStreams,
+      });
+      tuneCarrier(socket, h2);
+      session = h2;
+    }
     const c: Carrier = { key, authority, session, socket, decision, streams: 0, retired: false, probing: false };
-    tuneCarrier(socket, session);
     this.carriers.set(key, c);
     session.on('error', (err: Error) => this.o.log.warn({ event: 'mux_error', direction: 'outbound', listener: this.o.listener, upstream: key, error: err.message }, 'multiplexed connection to the peer failed'));
     session.on('goaway', () => this.retire(c));
@@ -198,7 +205,7 @@ export class MuxPool {
 
   /** A CONNECT stream; the app's bytes flow only after the peer answered 200 (it reached its app). */
   private stream(c: Carrier, t: DialTarget, cb: MuxCallback, retried: boolean): void {
-    let stream: ClientHttp2Stream;
+    let stream: MuxClientStream;
     try {
       stream = c.session.request({ ':method': 'CONNECT', ':authority': c.authority }, { endStream: false });
     } catch (err) {
