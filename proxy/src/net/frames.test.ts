@@ -2,33 +2,18 @@
 // one end of a TCP connection, a server FrameSession (or raw bytes from the
 // test) on the other. The sessions use only what TLS and plain sockets share.
 import { createHash } from 'node:crypto';
-import net, { type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../../../test/support/processes.js';
+import { socketPairs } from '../../../test/support/socket-pair.js';
 import { FrameSession, type FrameStream, RESET_REFUSED, STREAM_WINDOW } from './frames.js';
 
 /** Poll an assertion until it holds (10 s). */
 const until = (check: () => unknown) => eventually(async () => (await check(), true), 'the assertion to hold');
 
-const open: Socket[] = [];
-const servers: net.Server[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.destroy();
-  for (const s of servers.splice(0)) s.close();
-});
-
-async function pair(): Promise<{ near: Socket; far: Socket }> {
-  const server = net.createServer();
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const accepted = new Promise<Socket>((r) => server.once('connection', r));
-  const near = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1' });
-  const far = await accepted;
-  await new Promise((r) => (near.connecting ? near.once('connect', r) : r(undefined)));
-  open.push(near, far);
-  return { near, far };
-}
+const pairs = socketPairs();
+afterEach(() => pairs.cleanup());
+const pair = () => pairs.pair();
 
 /** A client session and a server session over one connection; `streams` collects what the server end gets. */
 async function sessions() {

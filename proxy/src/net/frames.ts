@@ -332,7 +332,7 @@ export class FrameSession extends EventEmitter {
         this.close();
         return;
       case PING:
-        this.send(PONG, 0, Buffer.from(b.subarray(at, at + 8)));
+        this.send(PONG, 0, b.subarray(at, at + 8));
         return;
       case PONG:
         this.pings.shift()?.(null);

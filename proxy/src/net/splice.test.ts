@@ -1,29 +1,13 @@
 // splice between real sockets on 127.0.0.1: a client ↔ [a | splice | b] ↔ a server.
 import { createHash } from 'node:crypto';
-import net, { type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { eventually } from '../../../test/support/processes.js';
+import { socketPairs } from '../../../test/support/socket-pair.js';
 import { splice, type SpliceResult } from './splice.js';
 
-const open: Socket[] = [];
-const servers: net.Server[] = [];
-afterEach(() => {
-  for (const s of open.splice(0)) s.destroy();
-  for (const s of servers.splice(0)) s.close();
-});
-
-/** A connected pair: `near` is what the test drives, `far` the accepted end that splice gets. */
-async function pair(): Promise<{ near: Socket; far: Socket }> {
-  const server = net.createServer({ allowHalfOpen: true });
-  servers.push(server);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const accepted = new Promise<Socket>((r) => server.once('connection', r));
-  const near = net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
-  const far = await accepted;
-  await new Promise((r) => (near.connecting ? near.once('connect', r) : r(undefined)));
-  open.push(near, far);
-  return { near, far };
-}
+const pairs = socketPairs({ allowHalfOpen: true });
+afterEach(() => pairs.cleanup());
+const pair = () => pairs.pair();
 
 /** client ↔ a, b ↔ server, spliced; resolves with splice's result. */
 async function spliced(coalesce: boolean) {
