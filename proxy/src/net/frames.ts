@@ -4,9 +4,9 @@
 // less per frame: each frame is a 9-byte header and its payload, written to
 // the carrier (the mTLS connection) as it comes and sent once per turn of the
 // event loop, so one TLS record and one system call carry all the streams'
-// frames of that turn. Measured against node:http2 on the same relay
-// (docs/benchmarks.md, "tlsmesh-mux/2"): 55 to 60 µs of CPU per keep-alive
-// request for the pair instead of 81 to 83.
+// frames of that turn. On a relay of two bare Node processes (docs/benchmarks.md,
+// "tlsmesh-mux/2"): 55 to 60 µs of CPU per keep-alive request for the pair,
+// against 81 to 83 with the same streams over node:http2.
 //
 // A frame: length (u32, the payload's), type (u8), stream id (u32), payload.
 // Only the outbound end opens streams (OPEN); the inbound end answers once

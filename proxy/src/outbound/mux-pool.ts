@@ -1,6 +1,7 @@
 // The outbound end of multiplexed tcp (net/mux.ts): one carrier (an mTLS
 // connection speaking tlsmesh-mux/2, or HTTP/2 with a peer that takes only
-// tlsmesh-mux/1) per peer address, a stream on it per app connection. The carrier's peer passed every check when it was dialed; it is
+// tlsmesh-mux/1) per peer address, a stream on it per app connection. The
+// carrier's peer passed every check when it was dialed; it is
 // retired, so that new streams go to a fresh carrier, when our identity
 // rotates, when the peer's certificate expires, when the peer sends GOAWAY, or
 // after idleMs without streams. A peer that does not take the ALPN offer
@@ -11,7 +12,7 @@ import type { PeerDecision } from '../identity/peer-check.js';
 import { http2 } from '../lazy-builtins.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { FRAMES_ALPN, FrameSession } from '../net/frames.js';
+import { FRAMES_ALPN, FrameSession, RESET_REFUSED } from '../net/frames.js';
 import { isMuxAlpn, MUX_PROTOCOLS, MUX_SESSION_MEMORY_MB, MUX_SETTINGS, tuneCarrier, type MuxClientSession, type MuxClientStream } from '../net/mux.js';
 import { noop } from '../net/noop.js';
 import { UpstreamError } from '../tls/peer-refused.js';
@@ -49,7 +50,8 @@ export interface MuxPoolOptions {
   listener: string;
 }
 
-const HTTP2_REFUSED_STREAM = 7;
+/** REFUSED_STREAM, in both protocols: the peer did nothing with the stream. */
+const REFUSED_STREAM = RESET_REFUSED;
 const MUX_OFFER = [...MUX_PROTOCOLS, 'http/1.1'];
 const PING_TIMEOUT_MS = 5_000;
 
@@ -203,7 +205,7 @@ export class MuxPool {
     if (!c.session.closed && !c.session.destroyed) c.session.close();
   }
 
-  /** A CONNECT stream; the app's bytes flow only after the peer answered 200 (it reached its app). */
+  /** A stream (OPEN, or an HTTP/2 CONNECT); the app's bytes flow only after the peer answered 200 (it reached its app). */
   private stream(c: Carrier, t: DialTarget, cb: MuxCallback, retried: boolean): void {
     let stream: MuxClientStream;
     try {
@@ -233,7 +235,7 @@ export class MuxPool {
     };
     const onError = (err: Error) => {
       // Refused before the peer saw it (GOAWAY, REFUSED_STREAM): nothing was sent, so one retry on a fresh carrier is safe.
-      if (!answered && !retried && (stream.rstCode === HTTP2_REFUSED_STREAM || c.retired || c.session.closed)) {
+      if (!answered && !retried && (stream.rstCode === REFUSED_STREAM || c.retired || c.session.closed)) {
         answered = true;
         clearTimeout(timer);
         this.retire(c);
