@@ -62,6 +62,13 @@ const REQUEST_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^\x00-\x20\x7f]+) HTTP\/1
 const RESPONSE_LINE = /^HTTP\/1\.([01]) ([1-9][0-9][0-9])(?: [^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 const DIGITS = /^[0-9]{1,15}$/;
 
+/**
+ * The header lines of a head from lastIndex to its end, all well-formed: a
+ * name of token characters, a colon, a value without CTLs but HTAB (so no
+ * CR or LF either), lines joined by CRLF. Unambiguous, so linear.
+ */
+const VALID_FIELDS = /[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\x00-\x08\x0a-\x1f\x7f]*(?:\r\n[!#$%&'*+.^_`|~0-9A-Za-z-]+:[^\x00-\x08\x0a-\x1f\x7f]*)*$/y;
+
 /** Per ASCII code: 0 not a token character, 1 one, 2 an uppercase letter (one). */
 const TOKEN_CHAR = new Uint8Array(128);
 for (const c of "!#$%&'*+.^_`|~-0123456789abcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[c.charCodeAt(0)] = 1;
@@ -151,31 +158,36 @@ function parseHeaders(text: string, first: number, h: ParsedHead, isRequest: boo
   let te: string | undefined;
   let pos = first;
   const end = text.length;
+  // Every line checked at once by V8's regular expression engine (a third of
+  // the time of the loop below, which finds the bad line and says what is
+  // wrong with it when this fails).
+  VALID_FIELDS.lastIndex = first;
+  const checked = first < end && VALID_FIELDS.test(text);
   while (pos < end) {
     let eol = text.indexOf('\r\n', pos);
     if (eol < 0) eol = end;
-    // One pass over the line by character code: the name (token characters
-    // up to the colon), then the value (no CTL but HTAB), and where the value
-    // starts and ends without SP/HTAB around it.
-    let i = pos;
-    let upper = false;
-    for (; i < eol; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 0x3a) break;
-      const t = c < 128 ? TOKEN_CHAR[c]! : 0;
-      if (t === 0) throw headerLineError(text.slice(pos, eol), status);
-      if (t === 2) upper = true;
-    }
-    if (i === pos || i === eol) throw headerLineError(text.slice(pos, eol), status);
-    const colon = i;
-    let from = -1;
-    let to = colon + 1;
-    for (i = colon + 1; i < eol; i++) {
-      const c = text.charCodeAt(i);
-      if (c === 0x20 || c === 0x09) continue;
-      if (c < 0x20 || c === 0x7f) throw headerLineError(text.slice(pos, eol), status);
-      if (from < 0) from = i;
-      to = i + 1;
+    let colon: number;
+    let upper = true;
+    if (checked) {
+      colon = text.indexOf(':', pos);
+    } else {
+      // One pass over the line by character code: the name (token characters
+      // up to the colon), then the value (no CTL but HTAB).
+      let i = pos;
+      upper = false;
+      for (; i < eol; i++) {
+        const c = text.charCodeAt(i);
+        if (c === 0x3a) break;
+        const t = c < 128 ? TOKEN_CHAR[c]! : 0;
+        if (t === 0) throw headerLineError(text.slice(pos, eol), status);
+        if (t === 2) upper = true;
+      }
+      if (i === pos || i === eol) throw headerLineError(text.slice(pos, eol), status);
+      colon = i;
+      for (i = colon + 1; i < eol; i++) {
+        const c = text.charCodeAt(i);
+        if ((c < 0x20 && c !== 0x09) || c === 0x7f) throw headerLineError(text.slice(pos, eol), status);
+      }
     }
     const lineStart = pos;
     pos = eol + 2;
@@ -184,7 +196,12 @@ function parseHeaders(text: string, first: number, h: ParsedHead, isRequest: boo
     if (n !== 7 && n !== 10 && n !== 14 && n !== 16 && n !== 17) continue;
     const raw = text.slice(lineStart, colon);
     const name = upper ? raw.toLowerCase() : raw;
-    const value = from < 0 ? '' : text.slice(from, to);
+    // The value without the SP/HTAB around it.
+    let from = colon + 1;
+    let to = eol;
+    while (from < to && (text.charCodeAt(from) === 0x20 || text.charCodeAt(from) === 0x09)) from++;
+    while (to > from && (text.charCodeAt(to - 1) === 0x20 || text.charCodeAt(to - 1) === 0x09)) to--;
+    const value = text.slice(from, to);
     switch (name) {
       case 'content-length': {
         if (!DIGITS.test(value)) throw new H1Error(status, 'invalid Content-Length');
