@@ -43,6 +43,10 @@ describe('request heads', () => {
     ['a space before the colon', ['GET / HTTP/1.1', 'A : b'], 400],
     ['an empty name', ['GET / HTTP/1.1', ': b'], 400],
     ['a NUL in a value', ['GET / HTTP/1.1', 'A: b\x00'], 400],
+    ['DEL in a value', ['GET / HTTP/1.1', 'Host: x', 'A: b\x7f'], 400],
+    ['a non-token character in a name', ['GET / HTTP/1.1', 'Host: x', 'A@b: c'], 400],
+    ['a name beyond ASCII', ['GET / HTTP/1.1', 'Ä: c'], 400],
+    ['a line without a colon', ['GET / HTTP/1.1', 'Host: x', 'nocolon'], 400],
     ['two Content-Lengths', ['POST / HTTP/1.1', 'Content-Length: 1', 'Content-Length: 1'], 400],
     ['a signed Content-Length', ['POST / HTTP/1.1', 'Content-Length: +1'], 400],
     ['a list Content-Length', ['POST / HTTP/1.1', 'Content-Length: 1, 1'], 400],
@@ -67,6 +71,12 @@ describe('request heads', () => {
       expect((err as H1Error).status).toBe(status);
     });
   }
+
+  it('takes HTAB and bytes beyond ASCII in values, and framing headers in any case, among other lines', () => {
+    const h = parseRequestHead(head(['POST / HTTP/1.1', 'Host: x', 'X-A:\tv\xe9\xff\t', 'CONTENT-LENGTH:\t7 ', 'x-b:', 'CONNECTION: Close']));
+    expect([h.body, h.length, h.closeToken, h.hopByHop]).toEqual(['length', 7, true, true]);
+    expect(h.values).toEqual(['x', 'v\xe9\xff', '7', '', 'Close']);
+  });
 
   it('refuses a long run of spaces ending in a control byte (the checks are linear, no backtracking)', () => {
     expect(() => parseRequestHead(head(['GET / HTTP/1.1', `A:${' '.repeat(15000)}\x01`]))).toThrow(H1Error);
