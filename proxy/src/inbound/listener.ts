@@ -219,8 +219,7 @@ export class InboundListener extends AcceptingListener<Conn> {
         if (this.http) raw.resume();
         return;
       }
-      const mux = this.muxTls !== undefined && MUX_PROTOCOLS.some((p) => offersAlpn(head!, p) === true);
-      (mux ? this.muxTls! : this.tlsServer).emit('connection', raw);
+      (this.muxTls && offersAlpn(head, MUX_PROTOCOLS) === true ? this.muxTls : this.tlsServer).emit('connection', raw);
     };
     raw.on('data', onData);
     raw.resume();

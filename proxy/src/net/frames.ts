@@ -24,6 +24,7 @@
 import { EventEmitter } from 'node:events';
 import { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
+import { TurnCork } from './turn-cork.js';
 
 /** The ALPN protocol id. */
 export const FRAMES_ALPN = 'tlsmesh-mux/2';
@@ -70,7 +71,8 @@ export class FrameSession extends EventEmitter {
   private goawaySent = false;
   private closing = false;
   private gone = false;
-  private corked = false;
+  /** A turn's frames leave in one write. */
+  private readonly turn: TurnCork;
   private drainWaiters: (() => void)[] = [];
   private pings: ((err: Error | null) => void)[] = [];
   private pingSeq = 0;
@@ -86,6 +88,7 @@ export class FrameSession extends EventEmitter {
     readonly role: 'client' | 'server',
   ) {
     super();
+    this.turn = new TurnCork(socket);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.onDrain());
     socket.on('error', (err: Error) => this.emit('error', err));
@@ -129,12 +132,20 @@ export class FrameSession extends EventEmitter {
   /** Close the carrier now; every stream on it closes (without an error of its own). */
   destroy(err?: Error): void {
     if (this.gone) return;
+    this.teardown(err);
+    this.socket.destroy();
+  }
+
+  /** Gone: every stream closes, every PING fails. */
+  private teardown(err?: Error): void {
     this.gone = true;
     this.closing = true;
     for (const s of [...this.streams.values()]) s.destroy();
     this.streams.clear();
-    this.failPings(err ?? new Error('the multiplexed connection closed'));
-    this.socket.destroy();
+    const pings = this.pings;
+    this.pings = [];
+    const why = err ?? new Error('the multiplexed connection closed');
+    for (const cb of pings) cb(why);
   }
 
   /** Ask the peer for a PONG; `cb` gets null when it came, an error if the carrier closed first. */
@@ -170,11 +181,7 @@ export class FrameSession extends EventEmitter {
       return;
     }
     const len = payload ? payload.length : 0;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      setImmediate(this.uncork);
-    }
+    this.turn.hold();
     if (len <= COPY_UP_TO) {
       const b = Buffer.allocUnsafe(HEADER + len);
       b.writeUInt32BE(len, 0);
@@ -203,11 +210,6 @@ export class FrameSession extends EventEmitter {
     p.writeUInt32BE(value, 0);
     this.send(type, id, p);
   }
-
-  private readonly uncork = () => {
-    this.corked = false;
-    this.socket.uncork();
-  };
 
   /** Call `cb` once the carrier can take more (at once unless it holds CARRIER_BUFFER_LIMIT unsent). */
   whenWritable(cb: () => void): void {
@@ -363,20 +365,8 @@ export class FrameSession extends EventEmitter {
     if (this.closing && this.streams.size === 0 && !this.gone) this.socket.end();
   }
 
-  private failPings(err: Error): void {
-    const pings = this.pings;
-    this.pings = [];
-    for (const cb of pings) cb(err);
-  }
-
   private onSocketClose(): void {
-    if (!this.gone) {
-      this.gone = true;
-      this.closing = true;
-      for (const s of [...this.streams.values()]) s.destroy();
-      this.streams.clear();
-      this.failPings(new Error('the multiplexed connection closed'));
-    }
+    if (!this.gone) this.teardown();
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
     for (const cb of waiters) cb();

@@ -19,7 +19,7 @@ export const MUX_PROTOCOLS = [FRAMES_ALPN, MUX_ALPN];
 
 /** Either version's id. */
 export function isMuxAlpn(p: string | false | null | undefined): boolean {
-  return p === FRAMES_ALPN || p === MUX_ALPN;
+  return typeof p === 'string' && MUX_PROTOCOLS.includes(p);
 }
 
 /** The part of a multiplexed connection's outbound end that the mux pool uses: node:http2's ClientHttp2Session or a FrameSession. */

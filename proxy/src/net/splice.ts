@@ -5,6 +5,7 @@
 // end's writable side while the opposite direction stays open. Sockets must
 // be created with allowHalfOpen.
 import type { Duplex } from 'node:stream';
+import { TurnCork } from './turn-cork.js';
 
 export interface SpliceResult {
   error?: Error;
@@ -76,18 +77,10 @@ const COALESCE_LIMIT = 256 * 1024;
  * only when `to` holds more than COALESCE_LIMIT.
  */
 function coalescing(from: Duplex, to: Duplex): void {
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    to.uncork();
-  };
+  const turn = new TurnCork(to);
   const resume = () => from.resume();
   from.on('data', (chunk: Buffer) => {
-    if (!corked && chunk.length >= COALESCE_FROM) {
-      corked = true;
-      to.cork();
-      setImmediate(uncork);
-    }
+    if (chunk.length >= COALESCE_FROM) turn.hold();
     // write() said no (its buffer is past the high-water mark), so 'drain' will come.
     if (!to.write(chunk) && to.writableLength >= COALESCE_LIMIT) {
       from.pause();

@@ -111,6 +111,12 @@ describe('offersAlpn', () => {
     expect(offersAlpn(h2, 'http/1.1')).toBe(true);
   });
 
+  it('with a list, is true when any of it is offered (one pass over the ClientHello)', () => {
+    expect(offersAlpn(mux, ['tlsmesh-mux/2', MUX])).toBe(true);
+    expect(offersAlpn(h2, ['tlsmesh-mux/2', MUX])).toBe(false);
+    expect(offersAlpn(h2, ['x', 'http/1.1'])).toBe(true);
+  });
+
   it('is false for protocols not offered, prefixes and extensions of them included', () => {
     expect(offersAlpn(h2, MUX)).toBe(false);
     expect(offersAlpn(mux, 'h2')).toBe(false);

@@ -9,8 +9,17 @@ const EXT_ALPN = 0x0010;
 
 // The protocol name as bytes, for the last protocol asked about (callers ask
 // about a constant, so this is one Buffer per process).
-let cachedProtocol: string | undefined;
-let cachedName = Buffer.alloc(0);
+/** The protocol names asked about, as bytes (a handful: the listeners' ALPN ids). */
+const names = new Map<string, Buffer>();
+
+function nameOf(protocol: string): Buffer {
+  let b = names.get(protocol);
+  if (!b) {
+    b = Buffer.from(protocol, 'latin1');
+    if (names.size < 16) names.set(protocol, b);
+  }
+  return b;
+}
 
 /** The largest TLS record a peer may send (2^14 bytes of plaintext plus expansion, RFC 8446 5.2). */
 const MAX_RECORD = (1 << 14) + 256;
@@ -30,11 +39,12 @@ export function firstRecordIncomplete(head: Buffer): boolean {
 }
 
 /**
- * Whether the TLS ClientHello at the start of `chunk` (the first bytes a client sent) offers ALPN protocol `protocol`.
+ * Whether the TLS ClientHello at the start of `chunk` (the first bytes a client sent) offers ALPN protocol `protocol`
+ * (any of them, for a list).
  * true / false when the ClientHello is complete in `chunk` and parses; undefined when `chunk` is not a TLS handshake record,
  * is cut short (ClientHello continues past the chunk or spans records), or is malformed. Never throws, never reads past `chunk`.
  */
-export function offersAlpn(chunk: Buffer, protocol: string): boolean | undefined {
+export function offersAlpn(chunk: Buffer, protocol: string | readonly string[]): boolean | undefined {
   // Record header: type, version (2), length (2); only the first record counts.
   if (chunk.length < 5 || chunk[0] !== HANDSHAKE_RECORD) return undefined;
   const recordEnd = 5 + u16(chunk, 3);
@@ -51,16 +61,13 @@ export function offersAlpn(chunk: Buffer, protocol: string): boolean | undefined
   if (p === end) return false; // no extensions at all (allowed before TLS 1.3)
   if (skipVector(chunk, p, 2, end) !== end) return undefined; // extensions fill the rest
 
-  if (protocol !== cachedProtocol) {
-    cachedName = Buffer.from(protocol, 'latin1');
-    cachedProtocol = protocol;
-  }
+  const wanted = typeof protocol === 'string' ? [nameOf(protocol)] : protocol.map(nameOf);
   let offered = false;
   for (p += 2; p < end; ) {
     const dataEnd = skipVector(chunk, p + 2, 2, end); // after type (2)
     if (dataEnd < 0) return undefined;
     if (u16(chunk, p) === EXT_ALPN) {
-      const found = alpnListHas(chunk, p + 4, dataEnd, cachedName);
+      const found = alpnListHas(chunk, p + 4, dataEnd, wanted);
       if (found === undefined) return undefined;
       offered ||= found;
     }
@@ -70,13 +77,13 @@ export function offersAlpn(chunk: Buffer, protocol: string): boolean | undefined
 }
 
 /** ALPN extension data in chunk[p, end): a non-empty list of non-empty names, filling it. */
-function alpnListHas(chunk: Buffer, p: number, end: number, name: Buffer): boolean | undefined {
+function alpnListHas(chunk: Buffer, p: number, end: number, wanted: readonly Buffer[]): boolean | undefined {
   if (skipVector(chunk, p, 2, end) !== end || end === p + 2) return undefined;
   let found = false;
   for (p += 2; p < end; ) {
     const next = skipVector(chunk, p, 1, end);
     if (next < 0 || next === p + 1) return undefined;
-    if (next - p - 1 === name.length && chunk.compare(name, 0, name.length, p + 1, next) === 0) found = true;
+    for (const name of wanted) if (next - p - 1 === name.length && chunk.compare(name, 0, name.length, p + 1, next) === 0) found = true;
     p = next;
   }
   return found;

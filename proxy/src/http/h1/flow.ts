@@ -11,6 +11,7 @@ import type { H1Engine, Route } from './engine.js';
 import type { RequestHead } from './parse.js';
 import { recordRequest } from '../request-record.js';
 import { setUpstreamOwner, type BorrowedReader } from './borrowed-read.js';
+import { TurnCork } from '../../net/turn-cork.js';
 
 export const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 /**
@@ -233,17 +234,11 @@ export abstract class H1Flow implements BorrowedReader {
 
   /** What is written to the client until the end of this turn of the event loop leaves in one writev. */
   protected corkDownForTurn(): void {
-    if (this.downCorked) return;
-    this.downCorked = true;
-    this.down.cork();
-    setImmediate(this.onUncorkDown);
+    (this.downTurn ??= new TurnCork(this.down)).hold();
   }
 
-  private downCorked = false;
-  private readonly onUncorkDown = () => {
-    this.downCorked = false;
-    this.down.uncork();
-  };
+  /** Made at the first turn that needs it: most connections never do. */
+  private downTurn: TurnCork | undefined;
 
   /**
    * Borrowed body bytes (`b[from, to)`) to the client. They must not be
